@@ -1,0 +1,1 @@
+"""geo layer of onetrench (see design.md)."""

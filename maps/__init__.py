@@ -1,0 +1,1 @@
+"""maps layer of onetrench (see design.md)."""

@@ -1,0 +1,1 @@
+"""permits layer of onetrench (see design.md)."""

@@ -1,0 +1,1 @@
+"""scheduling layer of onetrench (see design.md)."""
