@@ -149,7 +149,6 @@ class GasPressureClass(LabelledEnum):
     SUBHIGH_B = ("subhigh_b", "次高压B", "sub-high B (0.4–0.8 MPa)")
     SUBHIGH_A = ("subhigh_a", "次高压A", "sub-high A (0.8–1.6 MPa)")
 
-
     @classmethod
     def from_mpa(cls, pressure_mpa: float) -> GasPressureClass:
         """Return the class of a design pressure in MPa (GB 50028 table 6.1.6).
@@ -185,7 +184,6 @@ class GasPressureClass(LabelledEnum):
             "低压管": "low",
             "中压": "medium_b",
         }
-
 
 
 class ExcavationMethod(LabelledEnum):
@@ -259,22 +257,16 @@ class FindingKind(LabelledEnum):
     """The kinds of finding the rule produces (design.md, "The rule, precisely", point 4)."""
 
     SAME_ROAD_SAME_PERIOD = ("same_road_same_period", "同一路段、同一时段", "same road, same period")
-    SAME_ROAD_DIFFERENT_PERIOD = ("same_road_different_period", "同一路段、不同时段（重复开挖）", "same road, different period")
+    SAME_ROAD_DIFFERENT_PERIOD = (
+        "same_road_different_period",
+        "同一路段、不同时段（重复开挖）",
+        "same road, different period",
+    )
     MORATORIUM = ("moratorium", "道路保护期内开挖", "road under moratorium")
     CLEARANCE = ("clearance", "管线水平净距不足", "horizontal clearance too small")
     BLACKOUT = ("blackout", "禁止施工时段", "blackout period")
     OUTSIDE_DISTRICT = ("outside_district", "超出綦江区范围", "outside the district")
     OFF_ROAD = ("off_road", "道路红线外", "outside road corridors")
-
-    _labels = {
-        "same_road_same_period": ("同一路段、同一时段", "same road, same period"),
-        "same_road_different_period": ("同一路段、不同时段（重复开挖）", "same road, different period"),
-        "moratorium": ("道路保护期内开挖", "road under moratorium"),
-        "clearance": ("管线水平净距不足", "horizontal clearance too small"),
-        "blackout": ("禁止施工时段", "blackout period"),
-        "outside_district": ("超出綦江区范围", "outside the district"),
-        "off_road": ("道路红线外", "outside road corridors"),
-    }
 
 
 class Severity(LabelledEnum):
@@ -283,12 +275,6 @@ class Severity(LabelledEnum):
     INFO = ("info", "提示", "info")
     WARNING = ("warning", "警告", "warning")
     BLOCKING = ("blocking", "阻断", "blocking")
-
-    _labels = {
-        "info": ("提示", "info"),
-        "warning": ("警告", "warning"),
-        "blocking": ("阻断", "blocking"),
-    }
 
 
 # --------------------------------------------------------------------------------------

@@ -59,19 +59,33 @@ class BlackoutPeriod(BaseModel):
 
 def _default_blackouts() -> list[BlackoutPeriod]:
     return [
-        BlackoutPeriod(name_zh="2026年春节", name_en="Spring Festival 2026", start=dt.date(2026, 2, 15), end=dt.date(2026, 2, 23)),
-        BlackoutPeriod(name_zh="2026年高考", name_en="Gaokao 2026", start=dt.date(2026, 6, 7), end=dt.date(2026, 6, 10)),
-        BlackoutPeriod(name_zh="2026年国庆节", name_en="National Day 2026", start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 7)),
-        BlackoutPeriod(name_zh="2027年春节", name_en="Spring Festival 2027", start=dt.date(2027, 2, 5), end=dt.date(2027, 2, 13)),
-        BlackoutPeriod(name_zh="2027年高考", name_en="Gaokao 2027", start=dt.date(2027, 6, 7), end=dt.date(2027, 6, 10)),
-        BlackoutPeriod(name_zh="2027年国庆节", name_en="National Day 2027", start=dt.date(2027, 10, 1), end=dt.date(2027, 10, 7)),
+        BlackoutPeriod(
+            name_zh="2026年春节", name_en="Spring Festival 2026", start=dt.date(2026, 2, 15), end=dt.date(2026, 2, 23)
+        ),
+        BlackoutPeriod(
+            name_zh="2026年高考", name_en="Gaokao 2026", start=dt.date(2026, 6, 7), end=dt.date(2026, 6, 10)
+        ),
+        BlackoutPeriod(
+            name_zh="2026年国庆节", name_en="National Day 2026", start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 7)
+        ),
+        BlackoutPeriod(
+            name_zh="2027年春节", name_en="Spring Festival 2027", start=dt.date(2027, 2, 5), end=dt.date(2027, 2, 13)
+        ),
+        BlackoutPeriod(
+            name_zh="2027年高考", name_en="Gaokao 2027", start=dt.date(2027, 6, 7), end=dt.date(2027, 6, 10)
+        ),
+        BlackoutPeriod(
+            name_zh="2027年国庆节", name_en="National Day 2027", start=dt.date(2027, 10, 1), end=dt.date(2027, 10, 7)
+        ),
     ]
 
 
 class Settings(BaseSettings):
     """All settings of onetrench, with documented defaults."""
 
-    model_config = SettingsConfigDict(env_prefix="ONETRENCH_", env_file=".env", extra="ignore", env_nested_delimiter="__")
+    model_config = SettingsConfigDict(
+        env_prefix="ONETRENCH_", env_file=".env", extra="ignore", env_nested_delimiter="__"
+    )
 
     database_url: str = Field(
         "sqlite:///onetrench.sqlite",

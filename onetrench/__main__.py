@@ -1,0 +1,5 @@
+"""Allow ``python -m onetrench``."""
+
+from onetrench.cli import app
+
+app()
