@@ -132,6 +132,14 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(50 * 1024 * 1024, gt=0, description="单次上传最大字节数")
     max_vertices_per_feature: int = Field(200_000, gt=0, description="单个要素最大顶点数")
 
+    # Maps: offline by default (no tile server); a tile layer only when configured.
+    map_tile_url: str | None = Field(
+        None,
+        description="地图底图瓦片地址模板 (e.g. 天地图 https://t{s}.tianditu.gov.cn/vec_w/wmts?...&tk=KEY); "
+        "None = 无底图，仅道路网 (offline)",
+    )
+    map_tile_attribution: str = Field("", description="底图版权说明 (tile attribution)")
+
     def rule_for(self, road_class: RoadClass | None) -> RuleThresholds:
         """Return the thresholds in force on roads of ``road_class``."""
         base = RuleThresholds(

@@ -1,0 +1,146 @@
+/* onetrench review map runtime: layer registry, lazy popups, date filter, z-order.
+ * Part of onetrench (MIT). No network access; everything it needs is in the page. */
+(function () {
+  "use strict";
+  var OT = (window.onetrench = window.onetrench || {});
+  OT.layers = OT.layers || {};
+  OT.order = OT.order || [];
+  OT.day = null;
+
+  function visible(props, day) {
+    if (!day || !props.s) return true;
+    return props.s <= day && day <= props.e;
+  }
+
+  /** Register a drawn layer: key, the group in the layer control, its main GeoJSON and all parts. */
+  OT.register = function (key, map, group, main, parts, opts) {
+    OT.map = map;
+    var entry = {
+      key: key,
+      group: group,
+      main: main,
+      parts: parts,
+      all: parts.map(function (p) { return p.getLayers(); }),
+      kind: (opts && opts.kind) || "other"
+    };
+    OT.layers[key] = entry;
+    if (opts && opts.labels) {
+      main.eachLayer(function (l) {
+        var text = l.feature && l.feature.properties && l.feature.properties.l;
+        if (text) l.bindTooltip(text, { permanent: true, direction: "top", className: "ot-label-" + key.replace(/[^a-z_]/g, "_") });
+      });
+    }
+    OT.order.push(key);
+    main.on("click", function (e) {
+      var f = e.layer && e.layer.feature;
+      if (f && f.properties && f.properties.p) {
+        L.popup({ maxWidth: 460, maxHeight: 380 }).setLatLng(e.latlng).setContent(f.properties.p).openOn(map);
+      }
+    });
+    return entry;
+  };
+
+  /** Re-add every visible feature in registration order so the canvas keeps roads at the bottom. */
+  OT.restack = function () {
+    OT.order.forEach(function (key) {
+      var entry = OT.layers[key];
+      entry.parts.forEach(function (part, i) {
+        part.clearLayers();
+        entry.all[i].forEach(function (l) {
+          if (visible(l.feature.properties, OT.day)) part.addLayer(l);
+        });
+      });
+    });
+  };
+
+  /** Number of features each layer currently shows (read from the Leaflet objects). */
+  OT.counts = function () {
+    var out = {};
+    OT.order.forEach(function (key) {
+      var e = OT.layers[key];
+      out[key] = { shown: e.main.getLayers().length, onMap: OT.map.hasLayer(e.group), total: e.all[e.all.length - 1].length };
+    });
+    return out;
+  };
+
+  function addDays(iso, n) {
+    var d = new Date(iso + "T00:00:00Z");
+    d.setUTCDate(d.getUTCDate() + n);
+    return d.toISOString().slice(0, 10);
+  }
+
+  function daysBetween(a, b) {
+    return Math.round((new Date(b + "T00:00:00Z") - new Date(a + "T00:00:00Z")) / 86400000);
+  }
+
+  /** Show only what is open on ``day`` ("YYYY-MM-DD"), or everything when ``day`` is null. */
+  OT.setDay = function (day) {
+    OT.day = day || null;
+    OT.restack();
+    var status = document.getElementById("ot-status");
+    if (!status) return;
+    var open = 0;
+    OT.order.forEach(function (key) {
+      if (OT.layers[key].kind === "work") open += OT.layers[key].main.getLayers().length;
+    });
+    var text = OT.day ? OT.day + " 在施工程 " + open + " 项 / works open: " + open : "全部日期 all dates";
+    var cfg = OT.config || {};
+    (cfg.blackouts || []).forEach(function (b) {
+      if (OT.day && b.s <= OT.day && OT.day <= b.e) text += " · ⚠ " + b.zh + " " + b.en + "（禁止施工 blackout）";
+    });
+    status.textContent = text;
+  };
+
+  /** Build the date filter panel (a Leaflet control) from OT.config = {min, max, blackouts}. */
+  OT.dateControl = function (map, html) {
+    var cfg = OT.config || {};
+    var ctl = L.control({ position: "topleft" });
+    ctl.onAdd = function () {
+      var div = L.DomUtil.create("div", "ot-panel ot-datefilter");
+      div.innerHTML = html;
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      return div;
+    };
+    ctl.addTo(map);
+    var dayInput = document.getElementById("ot-day");
+    var slider = document.getElementById("ot-slider");
+    var all = document.getElementById("ot-all");
+    if (!dayInput || !cfg.min) return ctl;
+    var span = Math.max(0, daysBetween(cfg.min, cfg.max));
+    dayInput.min = cfg.min;
+    dayInput.max = cfg.max;
+    dayInput.value = cfg.min;
+    slider.min = 0;
+    slider.max = span;
+    slider.value = 0;
+    function apply() { OT.setDay(all.checked ? null : dayInput.value); }
+    slider.addEventListener("input", function () {
+      dayInput.value = addDays(cfg.min, parseInt(slider.value, 10));
+      all.checked = false;
+      apply();
+    });
+    dayInput.addEventListener("change", function () {
+      if (dayInput.value) slider.value = Math.min(span, Math.max(0, daysBetween(cfg.min, dayInput.value)));
+      all.checked = false;
+      apply();
+    });
+    all.addEventListener("change", apply);
+    map.on("overlayadd", function () { OT.restack(); });
+    return ctl;
+  };
+
+  /** A static HTML control (legend, title). */
+  OT.htmlControl = function (map, position, cls, html) {
+    var ctl = L.control({ position: position });
+    ctl.onAdd = function () {
+      var div = L.DomUtil.create("div", "ot-panel " + cls);
+      div.innerHTML = html;
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      return div;
+    };
+    ctl.addTo(map);
+    return ctl;
+  };
+})();
