@@ -34,21 +34,36 @@ QIJIANG_CENTRE = (29.03, 106.65)
 
 @dataclass(slots=True)
 class Feature:
-    """One feature to draw: working-CRS geometry, popup HTML (escaped), dates, style overrides."""
+    """One feature to draw: working-CRS geometry, popup parts, dates, style overrides.
+
+    The popup is assembled in the browser from compact parts, so a 10k-work page stays small:
+    ``title`` (escaped HTML), ``rows`` (``(label, value)`` pairs, *unescaped*; labels are stored
+    once per page), ``extra`` (escaped HTML) and ``refs`` (indices into the page's table of
+    finding blocks, each stored once however many features cite it).
+    """
 
     geometry: BaseGeometry
-    popup: str = ""
+    title: str = ""
+    rows: Sequence[tuple[str, str]] = ()
+    extra: str = ""
+    refs: Sequence[int] = ()
     start: dt.date | None = None
     end: dt.date | None = None
     weight: float | None = None
     colour: str | None = None
     label: str = ""
 
-    def properties(self) -> dict[str, Any]:
-        """The GeoJSON properties (short keys keep 10k-work pages small)."""
+    def properties(self, labels: dict[str, int]) -> dict[str, Any]:
+        """The GeoJSON properties (short keys); ``labels`` maps row labels to their page index."""
         props: dict[str, Any] = {}
-        if self.popup:
-            props["p"] = self.popup
+        if self.title:
+            props["t"] = self.title
+        if self.rows:
+            props["r"] = [[labels.setdefault(k, len(labels)), esc(v)] for k, v in self.rows]
+        if self.extra:
+            props["x"] = self.extra
+        if self.refs:
+            props["f"] = list(self.refs)
         if self.start is not None and self.end is not None:
             props["s"] = self.start.isoformat()
             props["e"] = self.end.isoformat()
@@ -140,7 +155,7 @@ class _Runtime(MacroElement):
 
 
 def feature_collection(
-    features: Sequence[Feature], working_crs: str
+    features: Sequence[Feature], working_crs: str, labels: dict[str, int]
 ) -> tuple[str, tuple[float, float, float, float] | None]:
     """GeoJSON FeatureCollection text (EPSG:4326) safe for a ``<script>``, and its lon/lat bounds."""
     if not features:
@@ -149,7 +164,7 @@ def feature_collection(
     geo_texts = shapely.to_geojson(lonlat)
     parts = []
     for feat, geo in zip(features, geo_texts, strict=True):
-        parts.append(f'{{"type":"Feature","geometry":{geo},"properties":{script_json(feat.properties())}}}')
+        parts.append(f'{{"type":"Feature","geometry":{geo},"properties":{script_json(feat.properties(labels))}}}')
     xmin, ymin, xmax, ymax = shapely.total_bounds(lonlat)
     bounds = None if any(map(_isnan, (xmin, ymin, xmax, ymax))) else (xmin, ymin, xmax, ymax)
     return '{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}", bounds
@@ -170,6 +185,8 @@ class LeafletPage:
         self.config: dict[str, Any] = {}
         self.date_filter_html: str | None = None
         self.focus_bounds: tuple[float, float, float, float] | None = None
+        #: Escaped HTML blocks cited by features' ``refs`` (e.g. one per finding).
+        self.blocks: list[str] = []
 
     def add_layer(self, spec: LayerSpec) -> None:
         """Add an overlay; overlays are drawn (and stacked) in the order they are added."""
@@ -205,9 +222,10 @@ class LeafletPage:
             ).add_to(m)
 
         bounds: list[tuple[float, float, float, float]] = []
+        labels: dict[str, int] = {}
         map_name = "__MAP__"  # resolved at render time, after ids are made deterministic
         for spec in self.layers:
-            data, bb = feature_collection(spec.features, self.settings.working_crs)
+            data, bb = feature_collection(spec.features, self.settings.working_crs, labels)
             if bb is not None:
                 bounds.append(bb)
             _GeoLayer(spec, data).add_to(m)
@@ -226,8 +244,11 @@ class LeafletPage:
         if box is not None:
             m.fit_bounds([[box[1], box[0]], [box[3], box[2]]], padding=(20, 20))
 
+        label_list = [esc(k) for k, _ in sorted(labels.items(), key=lambda kv: kv[1])]
         runtime = [
             f"onetrench.config = {script_json(self.config)};",
+            f"onetrench.labels = {script_json(label_list)};",
+            f"onetrench.blocks = {script_json(self.blocks)};",
             f"L.control.scale({{imperial: false}}).addTo({map_name});",
         ]
         for position, css_class, html in self.panels:

@@ -29,7 +29,6 @@ from maps._common import (
     finding_period,
     label,
     moratorium_until,
-    table_html,
     work_rows,
 )
 from maps._leaflet import Feature, LayerSpec, LeafletPage
@@ -135,10 +134,9 @@ DATE_FILTER_HTML = (
 )
 
 
-def _road_popup(road: Road, until: dt.date | None, findings: Sequence[Finding]) -> str:
+def _road_rows(road: Road, until: dt.date | None) -> list[tuple[str, str]]:
     rows = [
         ("道路编号 ID", road.road_id),
-        ("道路名称 Name", road.name),
         ("道路等级 Class", label(road.road_class)),
         ("红线宽度 Width", f"{road.width_m:g} m"),
         ("路面 Pavement", label(road.pavement)),
@@ -148,44 +146,32 @@ def _road_popup(road: Road, until: dt.date | None, findings: Sequence[Finding]) 
         rows.append(("上次施工 Last works", f"{road.last_works_date.isoformat()} {kind}"))
     if until is not None:
         rows.append(("保护期至 Moratorium until", until.isoformat()))
-    html = f'<div class="ot-popup-title">{esc(road.name)} <i>{esc(road.road_id)}</i></div>' + table_html(rows)
-    if findings:
-        html += f"<div><b>本路问题 Findings on this road ({len(findings)})</b></div>"
-        html += "".join(finding_html(f) for f in findings[:20])
-        if len(findings) > 20:
-            html += f"<div>…… 另有 {len(findings) - 20} 条 more</div>"
-    return html
+    return rows
 
 
-def _work_popup(work: Work, findings: Sequence[Finding], bundles: Sequence[Bundle]) -> str:
+def _work_title(work: Work) -> str:
     colour = UTILITY_COLOURS[work.utility]
-    html = (
-        f'<div class="ot-popup-title"><span style="color:{colour}">■</span> '
-        f"{esc(work.name or work.work_id)}</div>" + table_html(work_rows(work))
+    return f'<span style="color:{colour}">■</span> {esc(work.name or work.work_id)}'
+
+
+def _bundle_lines(bundles: Sequence[Bundle]) -> str:
+    return "".join(
+        f"<div><b>联合开挖 Bundle {esc(b.bundle_id)}</b>：{esc(b.window_start.isoformat())} — "
+        f"{esc(b.window_end.isoformat())}，牵头 lead {esc(b.lead_owner)}</div>"
+        for b in bundles
     )
-    for b in bundles:
-        html += (
-            f"<div><b>联合开挖 Bundle {esc(b.bundle_id)}</b>：{esc(b.window_start.isoformat())} — "
-            f"{esc(b.window_end.isoformat())}，牵头 lead {esc(b.lead_owner)}</div>"
-        )
-    if findings:
-        html += f"<div><b>相关问题 Findings ({len(findings)})</b></div>" + "".join(finding_html(f) for f in findings)
-    return html
 
 
-def _finding_popup(finding: Finding, works: dict[str, Work]) -> str:
+def _finding_rows(finding: Finding, works: dict[str, Work]) -> list[tuple[str, str]]:
     rows = []
+    measures = "，".join(f"{iv.from_m:.0f}–{iv.to_m:.0f} m" for iv in finding.measures)
+    if measures:
+        rows.append(("路段 Stretch", f"{finding.road_name or finding.road_id or ''} {measures}"))
     for wid in finding.work_ids:
         w = works.get(wid)
-        if w is None:
-            rows.append((wid, "—"))
-        else:
-            rows.append((wid, f"{w.utility.zh} {w.owner} {w.start.isoformat()}—{w.end.isoformat()}"))
-    measures = "，".join(f"{iv.from_m:.0f}–{iv.to_m:.0f} m" for iv in finding.measures)
-    html = finding_html(finding)
-    if measures:
-        html += f"<div>路段 Stretch：{esc(measures)}</div>"
-    return html + table_html(rows)
+        text = "—" if w is None else f"{w.utility.zh} {w.owner} {w.start.isoformat()} — {w.end.isoformat()}"
+        rows.append((f"工程 Work {wid}", text))
+    return rows
 
 
 def _twice_label(finding: Finding) -> str:
@@ -194,9 +180,9 @@ def _twice_label(finding: Finding) -> str:
     return f"⚠ 重复开挖 dug twice：{esc(road)} {esc(measures)}"
 
 
-def _bundle_popup(bundle: Bundle) -> str:
+def _bundle_rows(bundle: Bundle) -> list[tuple[str, str]]:
     s = bundle.savings
-    rows = [
+    return [
         ("联合开挖 Bundle", bundle.bundle_id + ("（草案 draft）" if bundle.draft else "")),
         ("牵头单位 Lead", f"{bundle.lead_owner}（{bundle.lead_work_id}）"),
         ("联合窗口 Joint window", f"{bundle.window_start.isoformat()} — {bundle.window_end.isoformat()}"),
@@ -209,7 +195,6 @@ def _bundle_popup(bundle: Bundle) -> str:
         ("少开挖路面 Pavement not reopened", f"{s.area_not_reopened_m2:,.0f} m²"),
         ("节约恢复费用 Restoration saved", f"{s.cost_saved_yuan:,.0f} 元"),
     ]
-    return table_html(rows)
 
 
 def build_review_page(
@@ -227,13 +212,15 @@ def build_review_page(
     page = LeafletPage(settings=settings, title=title)
     works_by_id = {w.work_id: w for w in works}
     roads_by_id = {r.road_id: r for r in roads}
-    findings_by_work: dict[str, list[Finding]] = defaultdict(list)
-    findings_by_road: dict[str, list[Finding]] = defaultdict(list)
-    for f in findings:
+    # Each finding's HTML block is stored once in the page; features cite it by index.
+    findings_by_work: dict[str, list[int]] = defaultdict(list)
+    findings_by_road: dict[str, list[int]] = defaultdict(list)
+    for i, f in enumerate(findings):
+        page.blocks.append(finding_html(f))
         for wid in f.work_ids:
-            findings_by_work[wid].append(f)
+            findings_by_work[wid].append(i)
         if f.road_id:
-            findings_by_road[f.road_id].append(f)
+            findings_by_road[f.road_id].append(i)
     bundles_by_work: dict[str, list[Bundle]] = defaultdict(list)
     for b in bundles:
         for wid in b.work_ids:
@@ -256,10 +243,16 @@ def build_review_page(
     )
     for road in roads:
         until = moratorium_until(road, settings)
-        popup = _road_popup(road, until, findings_by_road.get(road.road_id, []))
-        road_layer.features.append(Feature(road.geometry, popup=popup, weight=ROAD_WEIGHTS.get(road.road_class, 3.0)))
+        title = f"{esc(road.name)} <i>{esc(road.road_id)}</i>"
+        rows = _road_rows(road, until)
+        refs = findings_by_road.get(road.road_id, [])
+        road_layer.features.append(
+            Feature(road.geometry, title=title, rows=rows, refs=refs, weight=ROAD_WEIGHTS.get(road.road_class, 3.0))
+        )
         if until is not None and road.last_works_date is not None and (as_of is None or until >= as_of):
-            moratorium_layer.features.append(Feature(road.geometry, popup=popup, start=road.last_works_date, end=until))
+            moratorium_layer.features.append(
+                Feature(road.geometry, title=title, rows=rows, refs=refs, start=road.last_works_date, end=until)
+            )
     page.add_layer(road_layer)
     page.add_layer(moratorium_layer)
 
@@ -274,7 +267,9 @@ def build_review_page(
         geom: BaseGeometry | None = b.footprint if b.footprint is not None and not b.footprint.is_empty else None
         if geom is None:
             continue
-        bundle_layer.features.append(Feature(geom, popup=_bundle_popup(b), start=b.window_start, end=b.window_end))
+        bundle_layer.features.append(
+            Feature(geom, rows=_bundle_rows(b), refs=(), start=b.window_start, end=b.window_end)
+        )
     page.add_layer(bundle_layer)
     for extra in extra_layers:
         page.add_layer(extra)
@@ -282,7 +277,7 @@ def build_review_page(
     # 3. Findings, highlighted under the works; 重复开挖 stretches also get a permanent label.
     n_twice = sum(1 for f in findings if f.kind is FindingKind.SAME_ROAD_DIFFERENT_PERIOD)
     by_kind: dict[FindingKind, LayerSpec] = {}
-    for f in findings:
+    for i, f in enumerate(findings):
         fgeom = finding_geometry(f, roads_by_id)
         if fgeom is None or fgeom.is_empty:
             continue
@@ -301,7 +296,8 @@ def build_review_page(
         by_kind[f.kind].features.append(
             Feature(
                 fgeom,
-                popup=_finding_popup(f, works_by_id),
+                extra=page.blocks[i],
+                rows=_finding_rows(f, works_by_id),
                 start=period.start if period else None,
                 end=period.end if period else None,
                 label=_twice_label(f) if f.kind is FindingKind.SAME_ROAD_DIFFERENT_PERIOD else "",
@@ -320,7 +316,10 @@ def build_review_page(
                 spec.features.append(
                     Feature(
                         w.geometry,
-                        popup=_work_popup(w, findings_by_work.get(w.work_id, []), bundles_by_work.get(w.work_id, [])),
+                        title=_work_title(w),
+                        rows=work_rows(w),
+                        extra=_bundle_lines(bundles_by_work.get(w.work_id, [])),
+                        refs=findings_by_work.get(w.work_id, []),
                         start=w.start,
                         end=w.end,
                     )

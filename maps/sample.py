@@ -214,7 +214,7 @@ def small_world() -> Plan:
     return Plan(works=works, roads=[r1, r2, r3], findings=findings, bundles=[bundle])
 
 
-def synthetic_plan(n_works: int, *, seed: int = 7, grid: int = 40, spacing_m: float = 150.0) -> Plan:
+def synthetic_plan(n_works: int, *, seed: int = 7, grid: int = 120, spacing_m: float = 150.0) -> Plan:
     """A large plan on a ``grid`` × ``grid`` road grid, findings known by construction.
 
     Each work runs along one road between random measures, with a jittered vertex every

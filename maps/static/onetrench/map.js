@@ -12,6 +12,23 @@
     return props.s <= day && day <= props.e;
   }
 
+  /** Assemble a popup from a feature's compact parts (all strings were escaped by the server). */
+  OT.popupHtml = function (p) {
+    var h = p.t ? '<div class="ot-popup-title">' + p.t + "</div>" : "";
+    if (p.r && p.r.length) {
+      h += "<table>" + p.r.map(function (r) {
+        return "<tr><th>" + (OT.labels || [])[r[0]] + "</th><td>" + r[1] + "</td></tr>";
+      }).join("") + "</table>";
+    }
+    if (p.x) h += p.x;
+    if (p.f && p.f.length) {
+      h += "<div><b>相关问题 Findings (" + p.f.length + ")</b></div>";
+      p.f.slice(0, 30).forEach(function (i) { h += (OT.blocks || [])[i] || ""; });
+      if (p.f.length > 30) h += "<div>…… 另有 " + (p.f.length - 30) + " 条 more</div>";
+    }
+    return h;
+  };
+
   /** Register a drawn layer: key, the group in the layer control, its main GeoJSON and all parts. */
   OT.register = function (key, map, group, main, parts, opts) {
     OT.map = map;
@@ -33,8 +50,9 @@
     OT.order.push(key);
     main.on("click", function (e) {
       var f = e.layer && e.layer.feature;
-      if (f && f.properties && f.properties.p) {
-        L.popup({ maxWidth: 460, maxHeight: 380 }).setLatLng(e.latlng).setContent(f.properties.p).openOn(map);
+      if (f && f.properties) {
+        var html = OT.popupHtml(f.properties);
+        if (html) L.popup({ maxWidth: 460, maxHeight: 380 }).setLatLng(e.latlng).setContent(html).openOn(map);
       }
     });
     return entry;
