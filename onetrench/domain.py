@@ -438,6 +438,20 @@ class SharedStretch:
         return sum(iv.length_m for iv in self.intervals)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OffRoadPart:
+    """The part of one work outside every road corridor (道路红线外), working CRS.
+
+    ``length_m`` is the route length outside (0 for work zones); ``area_m2`` the zone area
+    outside (0 for routes).
+    """
+
+    work_id: str
+    geometry: BaseGeometry
+    length_m: float
+    area_m2: float = 0.0
+
+
 # --------------------------------------------------------------------------------------
 # Scheduling output (scheduling/)
 # --------------------------------------------------------------------------------------

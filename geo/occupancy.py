@@ -1,0 +1,251 @@
+"""Occupancy: where each work runs inside each road corridor (design.md, rule 1), vectorised.
+
+The computation works on whole arrays with shapely 2 and numpy, never pair by pair in Python:
+
+1. candidate (work, road) pairs: one ``STRtree.query(works, predicate="intersects")`` on the
+   corridors (centrelines buffered by ``width_m / 2``, flat caps);
+2. the works are clipped to their candidate corridors in one ``shapely.intersection`` call and
+   split into parts;
+3. every vertex of every part is projected onto its road (``shapely.line_locate_point``); a part
+   covers ``[min, max]`` of its vertex measures;
+4. a line part whose along-road extent is below ``cos(crossing_angle) × its length`` runs at
+   more than the crossing angle to the road on average: it is a *crossing*, recorded at the
+   middle of its extent; other parts (and every part of a polygon work zone) are intervals;
+5. intervals are merged per (work, road) with a grouped running maximum; each merged interval
+   keeps the length-weighted mean of its parts' signed lateral offsets (positive = left of the
+   digitising direction, measured at the middle of each part).
+
+The result is an :class:`OccupancyTable` of flat arrays; :mod:`geo.overlap` turns it into
+shared stretches and domain objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+
+from geo.roads import RoadNetwork
+from onetrench.settings import Settings
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+GeomArray = NDArray[np.object_]
+
+#: Parts shorter than this (m) or smaller than its square (m²) are numerical crumbs, ignored.
+MIN_PART_M = 1e-6
+#: Off-road remainders shorter than this (m) are not reported.
+MIN_OFF_ROAD_M = 0.01
+#: Intervals closer than this (m) are merged.
+MERGE_TOLERANCE_M = 1e-6
+
+_LINE_TYPES = (1, 5)  # LineString, MultiLineString
+_POLY_TYPES = (3, 6)  # Polygon, MultiPolygon
+
+
+@dataclass(slots=True)
+class OccupancyTable:
+    """Merged occupancy of many works on many roads, as aligned flat arrays.
+
+    ``work`` and ``road`` index the input works and ``RoadNetwork.roads``. Intervals are sorted by
+    (work, road, from_m). Crossings are sorted by (work, road, measure).
+    """
+
+    work: IntArray
+    road: IntArray
+    from_m: FloatArray
+    to_m: FloatArray
+    offset_m: FloatArray
+    cross_work: IntArray
+    cross_road: IntArray
+    cross_m: FloatArray
+    off_road_work: IntArray
+    off_road_geom: GeomArray
+    off_road_length_m: FloatArray
+    off_road_area_m2: FloatArray
+
+
+def as_geometry_array(geoms: Sequence[object] | GeomArray) -> GeomArray:
+    """Return ``geoms`` as a 1-D object array."""
+    out = np.empty(len(geoms), dtype=object)
+    out[:] = list(geoms)
+    return out
+
+
+def group_starts(keys: IntArray) -> IntArray:
+    """Start index of each run of equal values in ``keys`` (non-empty, sorted by run)."""
+    if len(keys) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate(([0], np.flatnonzero(keys[1:] != keys[:-1]) + 1)).astype(np.int64)
+
+
+def part_extents(parts: GeomArray, lines: GeomArray) -> tuple[FloatArray, FloatArray]:
+    """Per part, ``(min, max)`` measure of its vertices projected on its line.
+
+    For polygon parts the exterior ring is projected. ``lines[k]`` is the line of ``parts[k]``.
+    """
+    n = len(parts)
+    if n == 0:
+        return np.zeros(0), np.zeros(0)
+    rings = parts.copy()
+    poly = shapely.get_type_id(parts) == 3
+    rings[poly] = shapely.get_exterior_ring(parts[poly])
+    coords, idx = shapely.get_coordinates(rings, return_index=True)
+    measures = shapely.line_locate_point(lines[idx], shapely.points(coords))
+    starts = group_starts(idx)
+    lo = np.minimum.reduceat(measures, starts)
+    hi = np.maximum.reduceat(measures, starts)
+    return lo, hi
+
+
+def signed_offsets(points: GeomArray, lines: GeomArray) -> FloatArray:
+    """Signed distance of each point from its line (positive = left of the digitising direction)."""
+    if len(points) == 0:
+        return np.zeros(0)
+    m = shapely.line_locate_point(lines, points)
+    length = shapely.length(lines)
+    step = np.minimum(0.5, length / 4.0)
+    a = shapely.get_coordinates(shapely.line_interpolate_point(lines, np.clip(m - step, 0.0, length)))
+    b = shapely.get_coordinates(shapely.line_interpolate_point(lines, np.clip(m + step, 0.0, length)))
+    q = shapely.get_coordinates(shapely.line_interpolate_point(lines, m))
+    p = shapely.get_coordinates(points)
+    t = b - a
+    d = p - q
+    cross = t[:, 0] * d[:, 1] - t[:, 1] * d[:, 0]
+    return np.sign(cross) * np.hypot(d[:, 0], d[:, 1])
+
+
+def merge_intervals(
+    key: IntArray, from_m: FloatArray, to_m: FloatArray, weight_values: FloatArray | None = None
+) -> tuple[IntArray, FloatArray, FloatArray, FloatArray]:
+    """Merge overlapping or touching intervals sharing ``key``.
+
+    Returns ``(key, from_m, to_m, weighted_mean)`` of the merged intervals, sorted by key then
+    from_m; the mean of ``weight_values`` is weighted by each input interval's length.
+
+    Examples
+    --------
+    >>> k, f, t, _ = merge_intervals(np.array([0, 0, 1]), np.array([5.0, 0.0, 0.0]), np.array([9.0, 6.0, 1.0]))
+    >>> k.tolist(), f.tolist(), t.tolist()
+    ([0, 1], [0.0, 0.0], [9.0, 1.0])
+    """
+    if len(key) == 0:
+        z = np.zeros(0)
+        return np.zeros(0, dtype=np.int64), z, z, z
+    order = np.lexsort((from_m, key))
+    key, from_m, to_m = key[order], from_m[order], to_m[order]
+    runmax = pd.Series(to_m).groupby(key).cummax().to_numpy()
+    new = np.ones(len(key), dtype=bool)
+    new[1:] = (key[1:] != key[:-1]) | (from_m[1:] > runmax[:-1] + MERGE_TOLERANCE_M)
+    starts = np.flatnonzero(new)
+    out_to = np.maximum.reduceat(to_m, starts)
+    if weight_values is None:
+        mean = np.zeros(len(starts))
+    else:
+        w = np.maximum(to_m - from_m, 1e-12)
+        mean = np.add.reduceat(weight_values[order] * w, starts) / np.add.reduceat(w, starts)
+    return key[starts], from_m[starts], out_to, mean
+
+
+def compute_occupancy(
+    works: Sequence[object] | GeomArray,
+    net: RoadNetwork,
+    *,
+    settings: Settings,
+    with_off_road: bool = True,
+) -> OccupancyTable:
+    """Compute the merged occupancy of every work geometry on every road of ``net``.
+
+    Parameters
+    ----------
+    works
+        Work geometries (LineString, MultiLineString, Polygon, MultiPolygon), working CRS.
+    net
+        The road network.
+    settings
+        Supplies the crossing angle per road class.
+    with_off_road
+        Also compute the parts of each work outside every corridor.
+    """
+    geoms = works if isinstance(works, np.ndarray) else as_geometry_array(works)
+    n_roads = len(net.roads)
+    if n_roads and len(geoms):
+        wi, ri = net.tree.query(geoms, predicate="intersects")
+    else:
+        wi = ri = np.zeros(0, dtype=np.int64)
+    wi = wi.astype(np.int64)
+    ri = ri.astype(np.int64)
+    corridors = net.corridors if n_roads else np.zeros(0, dtype=object)
+    centrelines = net.centrelines if n_roads else np.zeros(0, dtype=object)
+    _, cos_cross = net.thresholds(settings) if n_roads else (np.zeros(0), np.zeros(0))
+
+    pieces = shapely.intersection(geoms[wi], corridors[ri])
+    parts, pair = shapely.get_parts(pieces, return_index=True)
+    types = shapely.get_type_id(parts)
+    is_line = types == 1
+    is_poly = types == 3
+    length = shapely.length(parts)
+    area = shapely.area(parts)
+    keep = (is_line & (length > MIN_PART_M)) | (is_poly & (area > MIN_PART_M * MIN_PART_M))
+    parts, pair, is_line = parts[keep], pair[keep].astype(np.int64), is_line[keep]
+    length = length[keep]
+    road_of_part = ri[pair]
+    lines = centrelines[road_of_part]
+
+    lo, hi = part_extents(parts, lines)
+    crossing = is_line & ((hi - lo) < cos_cross[road_of_part] * length)
+    mids = np.empty(len(parts), dtype=object)
+    mids[is_line] = shapely.line_interpolate_point(parts[is_line], 0.5, normalized=True)
+    mids[~is_line] = shapely.centroid(parts[~is_line])
+    along = ~crossing
+    offsets = signed_offsets(mids[along], lines[along])
+
+    key, f, t, off = merge_intervals(pair[along], lo[along], hi[along], offsets)
+    c_pair = pair[crossing]
+    c_m = (lo[crossing] + hi[crossing]) / 2.0
+    c_order = np.lexsort((c_m, c_pair))
+    c_pair, c_m = c_pair[c_order], c_m[c_order]
+
+    if with_off_road:
+        ow, og, olen, oarea = _off_road(geoms, wi, ri, corridors)
+    else:
+        ow, og = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
+        olen = oarea = np.zeros(0)
+    return OccupancyTable(
+        work=wi[key],
+        road=ri[key],
+        from_m=f,
+        to_m=t,
+        offset_m=off,
+        cross_work=wi[c_pair],
+        cross_road=ri[c_pair],
+        cross_m=c_m,
+        off_road_work=ow,
+        off_road_geom=og,
+        off_road_length_m=olen,
+        off_road_area_m2=oarea,
+    )
+
+
+def _off_road(
+    geoms: GeomArray, wi: IntArray, ri: IntArray, corridors: GeomArray
+) -> tuple[IntArray, GeomArray, FloatArray, FloatArray]:
+    """Parts of each work outside all corridors, by repeated vectorised differences."""
+    rest = geoms.copy()
+    if len(wi):
+        first = np.searchsorted(wi, wi, side="left")  # query output is sorted by work
+        rank = np.arange(len(wi)) - first
+        for k in range(int(rank.max()) + 1):
+            sel = rank == k
+            rest[wi[sel]] = shapely.difference(rest[wi[sel]], corridors[ri[sel]])
+    types = shapely.get_type_id(geoms)
+    is_poly = np.isin(types, _POLY_TYPES)
+    length = np.where(is_poly, 0.0, shapely.length(rest))
+    area = np.where(is_poly, shapely.area(rest), 0.0)
+    keep = (length > MIN_OFF_ROAD_M) | (area > MIN_OFF_ROAD_M * MIN_OFF_ROAD_M)
+    idx = np.flatnonzero(keep).astype(np.int64)
+    return idx, rest[idx], length[idx], area[idx]
