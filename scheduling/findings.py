@@ -1,0 +1,612 @@
+"""Findings of the rule 「同一路段、同一时段」 (design.md, "The rule, precisely", point 4).
+
+:func:`evaluate` turns the detector's output (occupancy, shared stretches, off-road and
+outside-district parts) into :class:`~onetrench.domain.Finding` objects, each with a message
+and a concrete fix in Chinese and English.
+
+Severities:
+
+* ``same_road_same_period`` — info: the works go into one bundle (联合审批).
+* ``same_road_different_period`` — warning when a joint window exists (the fix proposes
+  dates), blocking when none does (the fix says which constraint blocks it).
+* ``moratorium`` — blocking; warning for emergency repair (抢修, 24-hour notice, 第34条);
+  info for trenchless works (no pavement opened).
+* ``clearance`` — blocking for table values of medium or high confidence, warning for low.
+  Checked for every pair sharing a road, whatever their periods: the pipes end up side by side.
+* ``blackout`` — blocking; info for emergency repair. Only works that open a road.
+* ``outside_district`` — warning (often a wrong coordinate system); ``off_road`` — info.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from onetrench.domain import (
+    ExcavationMethod,
+    Finding,
+    FindingKind,
+    Interval,
+    Occupancy,
+    Road,
+    Severity,
+    SharedStretch,
+    Work,
+    WorksKind,
+)
+from onetrench.errors import InputError, Problem
+from onetrench.settings import BlackoutPeriod, Settings
+from scheduling._geom import road_substring
+from scheduling.clearance_table import Confidence, required_clearance_m
+from scheduling.windows import Calendar, JointWindow, joint_window, same_period
+
+__all__ = ["add_years", "evaluate", "part_items", "station", "validate_inputs"]
+
+_KIND_ORDER = {k: i for i, k in enumerate(FindingKind) if isinstance(k.value, str)}
+
+
+def station(measure_m: float) -> str:
+    """Chainage in the road engineers' notation (桩号).
+
+    Examples
+    --------
+    >>> station(1234.4), station(80)
+    ('K1+234', 'K0+080')
+    """
+    m = round(measure_m)
+    return f"K{m // 1000}+{m % 1000:03d}"
+
+
+def _stations(intervals: Iterable[Interval]) -> str:
+    return "、".join(f"{station(iv.from_m)}–{station(iv.to_m)}" for iv in intervals)
+
+
+def add_years(day: dt.date, years: int) -> dt.date:
+    """``day`` plus whole years (29 February becomes 28 February).
+
+    Examples
+    --------
+    >>> add_years(dt.date(2024, 2, 29), 3)
+    datetime.date(2027, 2, 28)
+    """
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def _shift_text(days: int) -> tuple[str, str]:
+    if days > 0:
+        return f"推迟 {days} 天", f"{days} days later"
+    if days < 0:
+        return f"提前 {-days} 天", f"{-days} days earlier"
+    return "日期不变", "unchanged"
+
+
+def part_items(items: Iterable[Any]) -> list[tuple[str, BaseGeometry]]:
+    """Normalise off-road / outside-district parts to ``(work_id, geometry)`` pairs.
+
+    Accepts ``(work_id, geometry)`` tuples, objects with ``work_id`` and ``geometry``
+    attributes, or a (Geo)DataFrame with those columns.
+    """
+    if hasattr(items, "itertuples"):
+        return [(str(r.work_id), r.geometry) for r in items.itertuples()]
+    out: list[tuple[str, BaseGeometry]] = []
+    for item in items:
+        if isinstance(item, tuple):
+            out.append((str(item[0]), item[1]))
+        else:
+            out.append((str(item.work_id), item.geometry))
+    return out
+
+
+def validate_inputs(
+    works: Sequence[Work], roads: Sequence[Road], occupancy: Sequence[Occupancy], shared: Sequence[SharedStretch]
+) -> None:
+    """Check the references between works, roads, occupancy and shared stretches.
+
+    Raises
+    ------
+    InputError
+        Listing every duplicate id and every dangling reference.
+    """
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for w in works:
+        if w.work_id in seen:
+            problems.append(
+                Problem("work.duplicate_id", f"工程编号重复：{w.work_id}", f"duplicate work id {w.work_id}")
+            )
+        seen.add(w.work_id)
+    road_ids: set[str] = set()
+    for r in roads:
+        if r.road_id in road_ids:
+            problems.append(
+                Problem("road.duplicate_id", f"道路编号重复：{r.road_id}", f"duplicate road id {r.road_id}")
+            )
+        road_ids.add(r.road_id)
+    refs: list[tuple[str, Sequence[str], str]] = [("occupancy", (o.work_id,), o.road_id) for o in occupancy]
+    refs += [("shared", s.work_ids, s.road_id) for s in shared]
+    for what, wids, rid in refs:
+        for wid in wids:
+            if wid not in seen:
+                problems.append(
+                    Problem(
+                        f"{what}.unknown_work", f"{what} 引用了不存在的工程 {wid}", f"{what} names unknown work {wid}"
+                    )
+                )
+        if rid not in road_ids:
+            problems.append(
+                Problem(f"{what}.unknown_road", f"{what} 引用了不存在的道路 {rid}", f"{what} names unknown road {rid}")
+            )
+    for o in occupancy:
+        if len(o.offsets_m) != len(o.intervals):
+            problems.append(
+                Problem(
+                    "occupancy.offsets",
+                    f"工程 {o.work_id} 在道路 {o.road_id} 上的横向偏移数与区间数不一致",
+                    f"work {o.work_id} on road {o.road_id}: offsets and intervals differ in number",
+                )
+            )
+    if problems:
+        raise InputError(
+            f"规划输入有 {len(problems)} 处引用错误",
+            f"{len(problems)} reference problems in the plan input",
+            details=problems,
+        )
+
+
+class _Ctx:
+    """Lookups shared by the finding builders."""
+
+    def __init__(
+        self,
+        works: Sequence[Work],
+        roads: Sequence[Road],
+        occupancy: Sequence[Occupancy],
+        settings: Settings,
+    ) -> None:
+        self.settings = settings
+        self.works = {w.work_id: w for w in works}
+        self.roads = {r.road_id: r for r in roads}
+        self.occ = {(o.work_id, o.road_id): o for o in occupancy}
+        self.roads_of: dict[str, list[str]] = defaultdict(list)
+        for o in occupancy:
+            self.roads_of[o.work_id].append(o.road_id)
+        self.calendar = Calendar.from_settings(settings)
+
+    def label(self, w: Work) -> tuple[str, str]:
+        owner = f"，{w.owner}" if w.owner else ""
+        return f"{w.work_id}（{w.utility.zh}{owner}）", f"{w.work_id} ({w.utility.en})"
+
+    def road_label(self, r: Road) -> tuple[str, str]:
+        return f"{r.name}（{r.road_id}）", f"{r.name} ({r.road_id})"
+
+
+def evaluate(
+    works: Sequence[Work],
+    roads: Sequence[Road],
+    occupancy: Sequence[Occupancy],
+    shared: Sequence[SharedStretch],
+    *,
+    settings: Settings,
+    today: dt.date | None = None,
+    off_road: Iterable[Any] = (),
+    outside_district: Iterable[Any] = (),
+) -> list[Finding]:
+    """Return every finding of the plan, sorted by kind, road and works.
+
+    Parameters
+    ----------
+    works, roads
+        The plan's works and the road network (working CRS).
+    occupancy, shared
+        The detector's output (see ``geo.overlap.detect``).
+    settings
+        Thresholds, calendar and moratorium lengths.
+    today
+        Date the check is made (default: today); recorded in moratorium findings.
+    off_road, outside_district
+        Parts of works outside every road corridor / outside the district, as
+        ``(work_id, geometry)`` pairs or objects with those attributes.
+
+    Raises
+    ------
+    InputError
+        When occupancy or shared stretches name unknown works or roads.
+    """
+    validate_inputs(works, roads, occupancy, shared)
+    ctx = _Ctx(works, roads, occupancy, settings)
+    as_of = today or dt.date.today()
+    out: list[Finding] = []
+    out += _same_road(ctx, shared)
+    out += _moratorium(ctx, occupancy, as_of)
+    out += _clearance(ctx, shared)
+    out += _blackout(ctx)
+    out += _parts(ctx, part_items(off_road), FindingKind.OFF_ROAD)
+    out += _parts(ctx, part_items(outside_district), FindingKind.OUTSIDE_DISTRICT)
+    out.sort(key=lambda f: (_KIND_ORDER[f.kind], f.road_id or "", f.work_ids))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# same road
+# --------------------------------------------------------------------------------------
+
+
+def _same_road(ctx: _Ctx, shared: Sequence[SharedStretch]) -> list[Finding]:
+    out = []
+    for sh in shared:
+        road = ctx.roads[sh.road_id]
+        rule = ctx.settings.rule_for(road.road_class)
+        if sh.shared_m < rule.min_shared_m:
+            continue
+        a, b = (ctx.works[i] for i in sh.work_ids)
+        (la_zh, la_en), (lb_zh, lb_en) = ctx.label(a), ctx.label(b)
+        rz, re_ = ctx.road_label(road)
+        where = _stations(sh.intervals)
+        geom = road_substring(road, sh.intervals)
+        base: dict[str, Any] = {"shared_m": round(sh.shared_m, 3)}
+        if same_period(a.start, a.end, b.start, b.end, gap_days=rule.period_gap_days):
+            out.append(
+                Finding(
+                    kind=FindingKind.SAME_ROAD_SAME_PERIOD,
+                    severity=Severity.INFO,
+                    work_ids=sh.work_ids,
+                    zh=f"{rz} {where} 段：{la_zh}与{lb_zh}同一路段、同一时段施工，共用 {sh.shared_m:.0f} m，"
+                    "应一次开挖、联合审批。",
+                    en=f"{re_} {where}: {la_en} and {lb_en} dig the same road in the same period over "
+                    f"{sh.shared_m:.0f} m: one excavation, one joint permit.",
+                    fix_zh="纳入同一联合开挖包，由牵头单位编制占掘路施工组织方案，通过渝快办申请联合审批。",
+                    fix_en="Put both works into one joint-excavation bundle; the lead unit prepares the "
+                    "占掘路施工组织方案 (road occupation and excavation plan) and applies for one joint permit.",
+                    road_id=road.road_id,
+                    road_name=road.name,
+                    measures=sh.intervals,
+                    geometry=geom,
+                    data=base,
+                )
+            )
+            continue
+        zh = (
+            f"{rz} {where} 段：{la_zh}计划 {a.start}–{a.end}，{lb_zh}计划 {b.start}–{b.end}，"
+            f"同一路段不同时段施工，将重复开挖 {sh.shared_m:.0f} m。"
+        )
+        en = (
+            f"{re_} {where}: {la_en} plans {a.start}–{a.end} and {lb_en} plans {b.start}–{b.end}: the same "
+            f"road would be dug twice over {sh.shared_m:.0f} m (重复开挖)."
+        )
+        jw = joint_window([a, b], calendar=ctx.calendar, road_ids=ctx.roads_of, gap_days=rule.period_gap_days)
+        if isinstance(jw, JointWindow):
+            parts_zh, parts_en = [], []
+            for w in (a, b):
+                sz, se = _shift_text(jw.shifts[w.work_id])
+                parts_zh.append(f"{w.work_id} {jw.starts[w.work_id]}–{jw.ends[w.work_id]}（{sz}）")
+                parts_en.append(f"{w.work_id} {jw.starts[w.work_id]}–{jw.ends[w.work_id]} ({se})")
+            fix_zh = (
+                f"建议调整为：{'；'.join(parts_zh)}，合计调整 {jw.total_shift_days} 天，同一时段联合开挖，"
+                "纳入联合审批。"
+            )
+            fix_en = (
+                f"Proposed dates: {'; '.join(parts_en)}; {jw.total_shift_days} days of shift in total, so both "
+                "dig together under one joint permit."
+            )
+            severity = Severity.WARNING
+            data = base | {
+                "proposal": {i: [jw.starts[i].isoformat(), jw.ends[i].isoformat()] for i in sh.work_ids},
+                "total_shift_days": jw.total_shift_days,
+            }
+        else:
+            fix_zh = (
+                f"弹性时限内没有共同施工窗口：{jw.zh}。请两单位协商放宽弹性时限、调整计划，或后施工方改用"
+                "非开挖方式，避免重复开挖。"
+            )
+            fix_en = (
+                f"No common window exists: {jw.en}. The two units should widen their flexible bounds or "
+                "re-plan, or the later work should go trenchless, so the road is not dug twice."
+            )
+            severity = Severity.BLOCKING
+            data = base | {"blocking": jw.reason, "blocking_works": list(jw.work_ids), "blackouts": list(jw.blackouts)}
+        out.append(
+            Finding(
+                kind=FindingKind.SAME_ROAD_DIFFERENT_PERIOD,
+                severity=severity,
+                work_ids=sh.work_ids,
+                zh=zh,
+                en=en,
+                fix_zh=fix_zh,
+                fix_en=fix_en,
+                road_id=road.road_id,
+                road_name=road.name,
+                measures=sh.intervals,
+                geometry=geom,
+                data=data,
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# moratorium
+# --------------------------------------------------------------------------------------
+
+
+def _moratorium(ctx: _Ctx, occupancy: Sequence[Occupancy], as_of: dt.date) -> list[Finding]:
+    out = []
+    s = ctx.settings
+    for occ in occupancy:
+        road = ctx.roads[occ.road_id]
+        if road.last_works_date is None or road.last_works_kind is None or not occ.intervals:
+            continue
+        years = s.moratorium_years_overhaul if road.last_works_kind == WorksKind.OVERHAUL else s.moratorium_years_new
+        until = add_years(road.last_works_date, years)
+        w = ctx.works[occ.work_id]
+        if not (w.start < until and w.end >= road.last_works_date):
+            continue
+        lz, le = ctx.label(w)
+        rz, re_ = ctx.road_label(road)
+        where = _stations(occ.intervals)
+        kind = road.last_works_kind
+        zh = (
+            f"{rz} 于 {road.last_works_date} {kind.zh}竣工，保护期 {years} 年至 {until}；{lz}计划 {w.start} 开工，"
+            f"在保护期内开挖 {where}（城市道路管理条例第三十三条）。"
+        )
+        en = (
+            f"{re_} had {kind.en} works completed on {road.last_works_date}; it is protected for {years} years, "
+            f"until {until}. {le} plans to dig {where} from {w.start}, inside that period "
+            "(Urban Road Regulations, art. 33)."
+        )
+        data: dict[str, Any] = {"protected_until": until.isoformat(), "as_of": as_of.isoformat()}
+        latest_start = w.window_end - dt.timedelta(days=w.duration_days - 1)
+        if w.emergency:
+            severity = Severity.WARNING
+            fix_zh = (
+                "抢修工程可先行破路抢修（条例第三十四条），须同时通知市政工程行政主管部门和公安交通管理部门，"
+                "并在 24 小时内补办批准手续。"
+            )
+            fix_en = (
+                "Emergency repair may open the road first (art. 34): notify the municipal works authority and the "
+                "traffic police at once and complete the approval within 24 hours."
+            )
+            data["notice_hours"] = 24
+        elif w.method != ExcavationMethod.OPEN_CUT:
+            severity = Severity.INFO
+            fix_zh = f"{w.method.zh}施工不破除路面，保护期内可施工；工作井、接收井如需占掘路面，仍须报批。"
+            fix_en = (
+                f"{w.method.en} does not open the pavement and may proceed; launch or reception pits that "
+                "open the road still need approval."
+            )
+        elif latest_start >= until:
+            severity = Severity.BLOCKING
+            end = until + dt.timedelta(days=w.duration_days - 1)
+            fix_zh = f"在弹性时限内推迟至保护期满后施工：{until}–{end}；或改用非开挖（定向钻/顶管）穿越。"
+            fix_en = (
+                f"Move the work after the protection period, within its bounds: {until}–{end}; or go trenchless "
+                "(directional drilling / pipe jacking)."
+            )
+            data["proposal"] = [until.isoformat(), end.isoformat()]
+        else:
+            severity = Severity.BLOCKING
+            fix_zh = (
+                f"弹性时限内无法避开保护期（至 {until}）：请改用非开挖（定向钻/顶管）方式，或确需开挖的，"
+                "报经县级以上人民政府批准（条例第三十三条）。"
+            )
+            fix_en = (
+                f"The work cannot avoid the protection period (until {until}) within its bounds: go trenchless "
+                "(directional drilling / pipe jacking), or, if digging is unavoidable, obtain the approval of the "
+                "county-level government (art. 33)."
+            )
+        out.append(
+            Finding(
+                kind=FindingKind.MORATORIUM,
+                severity=severity,
+                work_ids=(w.work_id,),
+                zh=zh,
+                en=en,
+                fix_zh=fix_zh,
+                fix_en=fix_en,
+                road_id=road.road_id,
+                road_name=road.name,
+                measures=occ.intervals,
+                geometry=road_substring(road, occ.intervals),
+                data=data,
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# clearance
+# --------------------------------------------------------------------------------------
+
+
+def _clearance(ctx: _Ctx, shared: Sequence[SharedStretch]) -> list[Finding]:
+    out = []
+    for sh in shared:
+        a, b = (ctx.works[i] for i in sh.work_ids)
+        rule = required_clearance_m(a, b)
+        oa, ob = ctx.occ.get((a.work_id, sh.road_id)), ctx.occ.get((b.work_id, sh.road_id))
+        if rule is None or oa is None or ob is None:
+            continue
+        wa = (a.diameter_mm or 0.0) / 1000.0
+        wb = (b.diameter_mm or 0.0) / 1000.0
+        bad: list[Interval] = []
+        worst: float | None = None
+        for ia, off_a in zip(oa.intervals, oa.offsets_m, strict=True):
+            for ib, off_b in zip(ob.intervals, ob.offsets_m, strict=True):
+                lo, hi = max(ia.from_m, ib.from_m), min(ia.to_m, ib.to_m)
+                if hi <= lo:
+                    continue
+                edge = abs(off_a - off_b) - wa / 2 - wb / 2
+                if edge < rule.clearance_m - 1e-9:
+                    bad.append(Interval(lo, hi))
+                    worst = edge if worst is None else min(worst, edge)
+        if worst is None:
+            continue
+        road = ctx.roads[sh.road_id]
+        (la_zh, la_en), (lb_zh, lb_en) = ctx.label(a), ctx.label(b)
+        rz, re_ = ctx.road_label(road)
+        where = _stations(bad)
+        need = rule.clearance_m - worst
+        assumed_zh = f"（假定：{'；'.join(rule.assumptions_zh)}）" if rule.assumptions_zh else ""
+        assumed_en = f" (assumed: {'; '.join(rule.assumptions_en)})" if rule.assumptions_en else ""
+        unknown = [w.work_id for w in (a, b) if w.diameter_mm is None]
+        if unknown:
+            assumed_zh += f"（{'、'.join(unknown)} 管径未知，按管中心计）"
+            assumed_en += f" ({', '.join(unknown)}: diameter unknown, measured from the pipe axis)"
+        severity = Severity.WARNING if rule.confidence == Confidence.LOW else Severity.BLOCKING
+        out.append(
+            Finding(
+                kind=FindingKind.CLEARANCE,
+                severity=severity,
+                work_ids=sh.work_ids,
+                zh=f"{rz} {where} 段：{la_zh}与{lb_zh}平行敷设，外壁水平净距 {worst:.2f} m，小于 {rule.source} "
+                f"规定的 {rule.clearance_m:.1f} m（可信度：{rule.confidence.zh}）{assumed_zh}。",
+                en=f"{re_} {where}: {la_en} and {lb_en} run parallel {worst:.2f} m apart (outer wall to outer "
+                f"wall), less than the {rule.clearance_m:.1f} m of {rule.source} (confidence: "
+                f"{rule.confidence.en}){assumed_en}.",
+                fix_zh=f"将 {b.work_id} 横向外移至少 {need:.2f} m，使与 {a.work_id} 外壁净距不小于 "
+                f"{rule.clearance_m:.1f} m；或在联合开挖的占掘路施工组织方案中统一排布管位。",
+                fix_en=f"Move {b.work_id} at least {need:.2f} m sideways so it stays {rule.clearance_m:.1f} m "
+                f"clear of {a.work_id}, or lay out both in the joint excavation plan.",
+                road_id=road.road_id,
+                road_name=road.name,
+                measures=tuple(bad),
+                geometry=road_substring(road, bad),
+                data={
+                    "clear_distance_m": round(worst, 3),
+                    "required_m": rule.clearance_m,
+                    "source": rule.source,
+                    "confidence": rule.confidence.value,
+                    "assumptions_en": list(rule.assumptions_en),
+                },
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# blackout
+# --------------------------------------------------------------------------------------
+
+
+def _blackout(ctx: _Ctx) -> list[Finding]:
+    out = []
+    for wid, road_ids in ctx.roads_of.items():
+        w = ctx.works[wid]
+        for period in ctx.calendar.applicable(road_ids):
+            if not (w.start <= period.end and w.end >= period.start):
+                continue
+            out.append(_blackout_finding(ctx, w, road_ids, period))
+    return out
+
+
+def _blackout_finding(ctx: _Ctx, w: Work, road_ids: Sequence[str], period: BlackoutPeriod) -> Finding:
+    lz, le = ctx.label(w)
+    concerned = sorted(r for r in road_ids if r in period.road_ids) if period.road_ids else []
+    road = ctx.roads[concerned[0]] if concerned else None
+    if concerned:
+        pieces = [road_substring(ctx.roads[r], ctx.occ[(w.work_id, r)].intervals) for r in concerned]
+        geom: BaseGeometry | None = shapely.union_all([p for p in pieces if p is not None])
+        names = "、".join(ctx.roads[r].name for r in concerned)
+        scope_zh, scope_en = f"（{names}）", f" ({', '.join(concerned)})"
+    else:
+        geom = w.geometry
+        scope_zh, scope_en = "", ""
+    zh = (
+        f"{lz}计划 {w.start}–{w.end} 施工，与禁止施工时段「{period.name_zh}」"
+        f"{period.start}–{period.end}{scope_zh}重叠。"
+    )
+    en = (
+        f"{le} plans {w.start}–{w.end}, overlapping the blackout {period.name_en} "
+        f"{period.start}–{period.end}{scope_en}."
+    )
+    runs = ctx.calendar.allowed_starts(w, road_ids)
+    s0 = w.start.toordinal()
+    best = min(((abs(min(max(s0, a), b) - s0), min(max(s0, a), b)) for a, b in runs), default=None)
+    data: dict[str, Any] = {"blackout": period.name_en, "blackout_start": period.start.isoformat()}
+    if w.emergency:
+        severity = Severity.INFO
+        fix_zh = "抢修工程可在禁止施工时段内施工，须做好交通疏导并按规定报告。"
+        fix_en = "Emergency repair may proceed during the blackout with traffic management and notice."
+    elif best is not None:
+        severity = Severity.BLOCKING
+        new_start = dt.date.fromordinal(best[1])
+        new_end = new_start + dt.timedelta(days=w.duration_days - 1)
+        sz, se = _shift_text(best[1] - s0)
+        fix_zh = f"建议改为 {new_start}–{new_end} 施工（{sz}），避开禁止施工时段。"
+        fix_en = f"Proposed dates {new_start}–{new_end} ({se}), clear of the blackout."
+        data["proposal"] = [new_start.isoformat(), new_end.isoformat()]
+    else:
+        severity = Severity.BLOCKING
+        fix_zh = f"弹性时限内无法避开「{period.name_zh}」：请调整计划日期或放宽弹性时限。"
+        fix_en = f"The work cannot avoid {period.name_en} within its bounds: re-plan or widen its flexible bounds."
+    return Finding(
+        kind=FindingKind.BLACKOUT,
+        severity=severity,
+        work_ids=(w.work_id,),
+        zh=zh,
+        en=en,
+        fix_zh=fix_zh,
+        fix_en=fix_en,
+        road_id=road.road_id if road else None,
+        road_name=road.name if road else None,
+        geometry=geom,
+        data=data,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# off road / outside district
+# --------------------------------------------------------------------------------------
+
+
+def _parts(ctx: _Ctx, items: list[tuple[str, BaseGeometry]], kind: FindingKind) -> list[Finding]:
+    by_work: dict[str, list[BaseGeometry]] = defaultdict(list)
+    for wid, geom in items:
+        if geom is not None and not geom.is_empty:
+            by_work[wid].append(geom)
+    out = []
+    for wid in sorted(by_work):
+        geom = shapely.union_all(by_work[wid])
+        w = ctx.works.get(wid)
+        lz = ctx.label(w)[0] if w else wid
+        le = ctx.label(w)[1] if w else wid
+        if geom.area > 0:
+            size_zh, size_en = f"{geom.area:.0f} m²", f"{geom.area:.0f} m²"
+        else:
+            size_zh, size_en = f"{geom.length:.0f} m", f"{geom.length:.0f} m"
+        if kind == FindingKind.OFF_ROAD:
+            f = Finding(
+                kind=kind,
+                severity=Severity.INFO,
+                work_ids=(wid,),
+                zh=f"{lz}有 {size_zh} 位于道路红线外，该部分不占用城市道路，无需占掘路许可。",
+                en=f"{le}: {size_en} lie outside every road corridor; that part needs no road excavation permit.",
+                fix_zh="核实红线外路由；如涉及绿地、河道或其他用地，按相应规定另行办理手续。",
+                fix_en="Check the route outside the red lines; green space, river or other land needs its own "
+                "approval.",
+                geometry=geom,
+                data={"size": round(geom.area if geom.area > 0 else geom.length, 3)},
+            )
+        else:
+            f = Finding(
+                kind=kind,
+                severity=Severity.WARNING,
+                work_ids=(wid,),
+                zh=f"{lz}有 {size_zh} 位于綦江区行政区域外，不属本区审批。",
+                en=f"{le}: {size_en} lie outside Qijiang District and are not approved here.",
+                fix_zh="核对坐标系（是否误用 GCJ-02/BD-09 坐标或经纬度互换）；"
+                "如确在区外，区外部分向所在区县主管部门申请。",
+                fix_en="Check the coordinate system (GCJ-02/BD-09 offsets, swapped lon/lat); if the part really lies "
+                "outside, apply to that district's authority for it.",
+                geometry=geom,
+                data={"size": round(geom.area if geom.area > 0 else geom.length, 3)},
+            )
+        out.append(f)
+    return out

@@ -1,0 +1,394 @@
+"""Plan-wide date optimisation with OR-Tools CP-SAT.
+
+Objective, lexicographic: (1) the number of separate excavations of the shared road
+stretches, then (2) the total shift ``sum |start - planned start|`` in days.
+
+*Shared stretches.* On each road the shared intervals of :class:`SharedStretch` records (at
+least ``min_shared_m``) are cut into elementary pieces; piece ``p`` is covered by a set
+``S_p`` of works. The road at ``p`` is opened once per connected period of its works: the
+number of excavations of ``p`` is the number of components of the union of the intervals
+``[s_j, e_j + gap]``, ``j`` in ``S_p``. That number is modelled exactly: work ``j`` starts a new
+excavation unless some other ``i`` in ``S_p`` starts before it (ties by index) with
+``s_j <= e_i + gap``.
+
+*Constraints.* Each start lies in the work's flexible bounds and the calendar (windows.py);
+the planned start is always allowed, so the unoptimised plan is feasible and the result is
+never worse. Optional limits: at most ``K`` works open at once on one arterial road
+(``max_open_arterial``, or ``max_open_works`` of a road class in the settings), and no two
+works on nearby but distinct stretches (gap at most ``adjacent_within_m``) of a 主干路 open at
+once (``no_adjacent_arterial``).
+
+*Scale.* The works are split into connected components (shared pieces and limits link them);
+components are packed into models of about ``chunk_works`` works, each solved with a share of
+the time limit proportional to its size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ortools.sat.python import cp_model
+
+from onetrench.domain import Occupancy, Road, RoadClass, SharedStretch, Work
+from onetrench.settings import Settings
+from scheduling.windows import Calendar
+
+__all__ = ["OptimiseResult", "Piece", "count_excavations", "optimise_plan", "shared_pieces"]
+
+Status = Literal["optimal", "feasible", "infeasible", "unknown", "unchanged"]
+_RANK: dict[str, int] = {"unchanged": 0, "optimal": 1, "feasible": 2, "unknown": 3, "infeasible": 4}
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Elementary shared stretch: the works covering it, how many such pieces, and the period gap."""
+
+    work_ids: tuple[str, ...]
+    count: int
+    gap_days: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptimiseResult:
+    """Outcome of :func:`optimise_plan`.
+
+    ``status`` is ``optimal`` when every model was solved to optimality, ``feasible`` when the
+    best solution found is reported, ``infeasible`` / ``unknown`` when a model (with limits the
+    plan itself breaks) found nothing (its works keep their planned dates), ``unchanged`` when
+    nothing was shared. ``gap`` is ``(objective - bound) / objective`` of the combined objective.
+    """
+
+    status: Status
+    starts: dict[str, dt.date]
+    excavations_before: int
+    excavations_after: int
+    excavations_bound: int
+    total_shift_days: int
+    objective: int
+    bound: int
+    gap: float
+    wall_time_s: float
+    components: int
+    models: int
+    shifts: dict[str, int] = field(default_factory=dict)
+
+
+def shared_pieces(roads: Sequence[Road], shared: Sequence[SharedStretch], *, settings: Settings) -> list[Piece]:
+    """Elementary shared pieces of every road, grouped by covering set (see module docstring)."""
+    road_by_id = {r.road_id: r for r in roads}
+    per_road: dict[str, list[tuple[float, float, str, str]]] = defaultdict(list)
+    for sh in shared:
+        road = road_by_id.get(sh.road_id)
+        rule = settings.rule_for(road.road_class if road else None)
+        if sh.shared_m < rule.min_shared_m:
+            continue
+        for iv in sh.intervals:
+            if iv.to_m > iv.from_m:
+                per_road[sh.road_id].append((iv.from_m, iv.to_m, *sh.work_ids))
+    counts: Counter[tuple[tuple[str, ...], int]] = Counter()
+    for road_id, items in per_road.items():
+        road = road_by_id.get(road_id)
+        gap = settings.rule_for(road.road_class if road else None).period_gap_days
+        events: list[tuple[float, int, str, str]] = []
+        for a, b, w1, w2 in items:
+            events.append((a, 1, w1, w2))
+            events.append((b, -1, w1, w2))
+        events.sort(key=lambda e: (e[0], e[1]))
+        active: Counter[str] = Counter()
+        k = 0
+        last: tuple[str, ...] | None = None
+        while k < len(events):
+            x = events[k][0]
+            while k < len(events) and events[k][0] == x:
+                _, d, w1, w2 = events[k]
+                active[w1] += d
+                active[w2] += d
+                k += 1
+            cur = tuple(sorted(w for w, c in active.items() if c > 0))
+            if len(cur) >= 2 and k < len(events) and cur != last:
+                counts[(cur, gap)] += 1
+            last = cur if len(cur) >= 2 else None
+    return [Piece(ids, n, gap) for (ids, gap), n in sorted(counts.items())]
+
+
+def count_excavations(pieces: Iterable[Piece], starts: dict[str, int], durations: dict[str, int]) -> int:
+    """Number of separate excavations of the shared pieces under ``starts`` (day numbers)."""
+    total = 0
+    for p in pieces:
+        spans = sorted((starts[w], i, starts[w] + durations[w] - 1 + p.gap_days) for i, w in enumerate(p.work_ids))
+        comps, reach = 0, None
+        for s, _, e in spans:
+            if reach is None or s > reach:
+                comps += 1
+                reach = e
+            else:
+                reach = max(reach, e)
+        total += comps * p.count
+    return total
+
+
+class _DSU:
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, x: str) -> str:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[ra] = rb
+
+
+def optimise_plan(
+    works: Sequence[Work],
+    roads: Sequence[Road],
+    occupancy: Sequence[Occupancy],
+    shared: Sequence[SharedStretch],
+    *,
+    settings: Settings,
+    time_limit_s: float = 10.0,
+    max_open_arterial: int | None = None,
+    no_adjacent_arterial: bool = False,
+    adjacent_within_m: float = 50.0,
+    chunk_works: int = 400,
+    num_workers: int = 2,
+) -> OptimiseResult:
+    """Choose start dates minimising separate excavations, then total shift (see module docstring).
+
+    Parameters
+    ----------
+    works, roads, occupancy, shared
+        The plan and the detector's output.
+    settings
+        Thresholds and calendar.
+    time_limit_s
+        Wall-clock budget for all models together.
+    max_open_arterial
+        At most this many works open at once on one 主干路 (``None``: per-class settings only).
+    no_adjacent_arterial
+        Forbid two works on nearby distinct stretches of one 主干路 being open at once.
+    adjacent_within_m
+        Largest gap between two stretches still counted as adjacent, metres.
+    chunk_works
+        Target number of works per CP-SAT model.
+    num_workers
+        CP-SAT search workers per model.
+
+    Returns
+    -------
+    OptimiseResult
+        Proposed starts (every work; unchanged ones keep their planned start) and the figures.
+    """
+    t0 = time.perf_counter()
+    by_id = {w.work_id: w for w in works}
+    road_by_id = {r.road_id: r for r in roads}
+    pieces = shared_pieces(roads, shared, settings=settings)
+    planned = {w.work_id: w.start.toordinal() for w in works}
+    durs = {w.work_id: w.duration_days for w in works}
+
+    roads_of: dict[str, list[str]] = defaultdict(list)
+    on_road: dict[str, list[Occupancy]] = defaultdict(list)
+    for o in occupancy:
+        roads_of[o.work_id].append(o.road_id)
+        on_road[o.road_id].append(o)
+
+    dsu = _DSU()
+    for p in pieces:
+        for w in p.work_ids[1:]:
+            dsu.union(p.work_ids[0], w)
+    cumulative: list[tuple[list[str], int]] = []
+    adjacent: list[tuple[str, str]] = []
+    for road_id, occs in sorted(on_road.items()):
+        road = road_by_id.get(road_id)
+        if road is None:
+            continue
+        cap = settings.rule_for(road.road_class).max_open_works
+        if road.road_class == RoadClass.ARTERIAL and max_open_arterial is not None:
+            cap = max_open_arterial if cap is None else min(cap, max_open_arterial)
+        ids = sorted({o.work_id for o in occs})
+        if cap is not None and len(ids) > cap:
+            cumulative.append((ids, cap))
+            for w in ids[1:]:
+                dsu.union(ids[0], w)
+        if no_adjacent_arterial and road.road_class == RoadClass.ARTERIAL:
+            for a, b in _adjacent_pairs(occs, adjacent_within_m):
+                adjacent.append((a, b))
+                dsu.union(a, b)
+
+    comps: dict[str, list[str]] = defaultdict(list)
+    for wid in sorted(dsu.parent):
+        comps[dsu.find(wid)].append(wid)
+    comp_list = sorted(comps.values(), key=lambda c: (len(c), c[0]))
+    chunks: list[list[str]] = []
+    for c in comp_list:
+        if chunks and len(chunks[-1]) + len(c) <= chunk_works:
+            chunks[-1].extend(c)
+        else:
+            chunks.append(list(c))
+
+    chunk_of = {w: k for k, ch in enumerate(chunks) for w in ch}
+    pieces_of: dict[int, list[Piece]] = defaultdict(list)
+    for p in pieces:
+        pieces_of[chunk_of[p.work_ids[0]]].append(p)
+    cum_of: dict[int, list[tuple[list[str], int]]] = defaultdict(list)
+    for ids, cap in cumulative:
+        cum_of[chunk_of[ids[0]]].append((ids, cap))
+    adj_of: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for a, b in adjacent:
+        adj_of[chunk_of[a]].append((a, b))
+
+    calendar = Calendar.from_settings(settings)
+    starts = dict(planned)
+    status: Status = "unchanged" if not chunks else "optimal"
+    objective = bound = exc_bound = 0
+    remaining_works = sum(len(c) for c in chunks)
+    for k, ids in enumerate(chunks):
+        elapsed = time.perf_counter() - t0
+        budget = max(0.05, (time_limit_s - elapsed) * len(ids) / max(1, remaining_works))
+        remaining_works -= len(ids)
+        res = _solve_chunk(
+            [by_id[i] for i in ids],
+            pieces_of[k],
+            cum_of[k],
+            adj_of[k],
+            calendar=calendar,
+            roads_of=roads_of,
+            budget_s=budget,
+            num_workers=num_workers,
+        )
+        chunk_status, chunk_starts, obj, bnd, big = res
+        if chunk_starts is not None:
+            # safeguard: never return something worse than the plan itself
+            got = count_excavations(pieces_of[k], {**planned, **chunk_starts}, durs)
+            plan_exc = count_excavations(pieces_of[k], planned, durs)
+            got_shift = sum(abs(chunk_starts[i] - planned[i]) for i in ids)
+            if (got, got_shift) > (plan_exc, 0):
+                chunk_starts, obj = {i: planned[i] for i in ids}, plan_exc * big
+        if _RANK[chunk_status] > _RANK[status]:
+            status = chunk_status
+        if chunk_starts is not None:
+            starts.update(chunk_starts)
+            objective += obj
+            bound += bnd
+            exc_bound += bnd // big
+        else:
+            plan_exc = count_excavations(pieces_of[k], planned, durs)
+            objective += plan_exc * big
+            bound += 0
+    before = count_excavations(pieces, planned, durs)
+    after = count_excavations(pieces, starts, durs)
+    shifts = {w: starts[w] - planned[w] for w in starts if starts[w] != planned[w]}
+    return OptimiseResult(
+        status=status,
+        starts={w: dt.date.fromordinal(s) for w, s in starts.items()},
+        excavations_before=before,
+        excavations_after=after,
+        excavations_bound=exc_bound,
+        total_shift_days=sum(abs(v) for v in shifts.values()),
+        objective=objective,
+        bound=bound,
+        gap=(objective - bound) / objective if objective > 0 else 0.0,
+        wall_time_s=time.perf_counter() - t0,
+        components=len(comp_list),
+        models=len(chunks),
+        shifts=shifts,
+    )
+
+
+def _adjacent_pairs(occs: Sequence[Occupancy], within_m: float) -> list[tuple[str, str]]:
+    """Pairs of works on one road with nearby but non-overlapping stretches."""
+    out: set[tuple[str, str]] = set()
+    for i, a in enumerate(occs):
+        for b in occs[i + 1 :]:
+            if a.work_id == b.work_id:
+                continue
+            overlap = any(min(x.to_m, y.to_m) > max(x.from_m, y.from_m) for x in a.intervals for y in b.intervals)
+            if overlap:
+                continue
+            near = any(
+                max(x.from_m, y.from_m) - min(x.to_m, y.to_m) <= within_m for x in a.intervals for y in b.intervals
+            )
+            if near:
+                out.add((min(a.work_id, b.work_id), max(a.work_id, b.work_id)))
+    return sorted(out)
+
+
+def _solve_chunk(
+    members: Sequence[Work],
+    pieces: Sequence[Piece],
+    cumulative: Sequence[tuple[list[str], int]],
+    adjacent: Sequence[tuple[str, str]],
+    *,
+    calendar: Calendar,
+    roads_of: dict[str, list[str]],
+    budget_s: float,
+    num_workers: int,
+) -> tuple[Status, dict[str, int] | None, int, int, int]:
+    model = cp_model.CpModel()
+    start_var: dict[str, cp_model.IntVar] = {}
+    interval_var: dict[str, cp_model.IntervalVar] = {}
+    shift_terms = []
+    big = 1
+    for w in members:
+        p0 = w.start.toordinal()
+        runs = calendar.allowed_starts(w, roads_of.get(w.work_id, ()))
+        spans = sorted({*runs, (p0, p0)})
+        lo, hi = spans[0][0], max(b for _, b in spans)
+        domain = cp_model.Domain.from_intervals([[a, b] for a, b in spans])
+        s = model.new_int_var_from_domain(domain, f"s_{w.work_id}")
+        start_var[w.work_id] = s
+        interval_var[w.work_id] = model.new_fixed_size_interval_var(s, w.duration_days, f"iv_{w.work_id}")
+        max_shift = max(p0 - lo, hi - p0)
+        big += max_shift
+        d = model.new_int_var(0, max_shift, f"d_{w.work_id}")
+        model.add_abs_equality(d, s - p0)
+        shift_terms.append(d)
+        model.add_hint(s, p0)
+    durs = {w.work_id: w.duration_days for w in members}
+    new_terms = []
+    for n, p in enumerate(pieces):
+        for j, wj in enumerate(p.work_ids):
+            covers = []
+            for i, wi in enumerate(p.work_ids):
+                if i == j:
+                    continue
+                c = model.new_bool_var(f"c{n}_{i}_{j}")
+                if i < j:
+                    model.add(start_var[wi] <= start_var[wj]).only_enforce_if(c)
+                else:
+                    model.add(start_var[wi] + 1 <= start_var[wj]).only_enforce_if(c)
+                model.add(start_var[wj] <= start_var[wi] + durs[wi] - 1 + p.gap_days).only_enforce_if(c)
+                covers.append(c)
+            new = model.new_bool_var(f"n{n}_{j}")
+            model.add_bool_or([*covers, new])
+            new_terms.append((new, p.count))
+    for ids, cap in cumulative:
+        model.add_cumulative([interval_var[i] for i in ids], [1] * len(ids), cap)
+    for a, b in adjacent:
+        model.add_no_overlap([interval_var[a], interval_var[b]])
+    model.minimize(big * sum(c * v for v, c in new_terms) + sum(shift_terms))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = budget_s
+    solver.parameters.num_workers = num_workers
+    code = solver.solve(model)
+    if code == cp_model.OPTIMAL:
+        status: Status = "optimal"
+    elif code == cp_model.FEASIBLE:
+        status = "feasible"
+    elif code == cp_model.INFEASIBLE:
+        return "infeasible", None, 0, 0, big
+    else:
+        return "unknown", None, 0, 0, big
+    chosen = {w: int(solver.value(v)) for w, v in start_var.items()}
+    return status, chosen, round(solver.objective_value), math.ceil(solver.best_objective_bound - 1e-6), big

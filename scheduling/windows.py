@@ -1,0 +1,305 @@
+"""Joint windows: dates that make works sharing a road dig in the same period, with least shift.
+
+Model (documented assumptions):
+
+* A work keeps its planned duration ``D`` in calendar days and occupies the road every day
+  from its start to its end (the trench stays open over nights and weekends).
+* It may start on day ``s`` when ``[s, s + D - 1]`` lies within ``[window_start, window_end]``
+  (its flexible bounds, or its planned dates when it has none), touches no blackout that
+  applies to one of its roads, and, when ``working_days_only`` is set, starts and ends on a
+  working day (Monday–Friday; statutory holidays are expected among the blackouts).
+* Works are in the same period when ``max(starts) - min(ends) <= gap_days`` (``gap_days`` is
+  ``period_gap_days``; 0 means they share at least one day). For several works this holds
+  exactly when some day ``t`` has every start in ``[t - D_j + 1 - gap, t]``.
+* The cost of a proposal is the total shift ``sum |s_j - planned_start_j|`` in days; among
+  equal costs the earliest common day wins.
+
+The minimum is found exactly: per work, the cost as a function of the common day ``t`` is
+piecewise linear with integer breakpoints, so it is enough to evaluate those breakpoints.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from onetrench.domain import Work
+from onetrench.settings import BlackoutPeriod, Settings
+
+__all__ = ["Calendar", "JointWindow", "NoWindow", "joint_window", "same_period"]
+
+Run = tuple[int, int]
+
+
+def same_period(start_a: dt.date, end_a: dt.date, start_b: dt.date, end_b: dt.date, *, gap_days: int = 0) -> bool:
+    """Return whether two date ranges are in the same period (overlap, or within ``gap_days``).
+
+    Examples
+    --------
+    >>> d = dt.date
+    >>> same_period(d(2027, 3, 1), d(2027, 3, 10), d(2027, 3, 10), d(2027, 3, 20))
+    True
+    >>> same_period(d(2027, 3, 1), d(2027, 3, 10), d(2027, 3, 11), d(2027, 3, 20))
+    False
+    >>> same_period(d(2027, 3, 1), d(2027, 3, 10), d(2027, 3, 11), d(2027, 3, 20), gap_days=1)
+    True
+    """
+    return (max(start_a, start_b) - min(end_a, end_b)).days <= gap_days
+
+
+class Calendar:
+    """When roads may be open: blackout periods (optionally per road) and working days.
+
+    Parameters
+    ----------
+    blackouts
+        The blackout periods; one with ``road_ids`` applies to those roads only.
+    working_days_only
+        Works must start and end on a working day (Monday–Friday).
+    """
+
+    def __init__(self, blackouts: Iterable[BlackoutPeriod] = (), *, working_days_only: bool = False) -> None:
+        self.blackouts = tuple(blackouts)
+        self.working_days_only = working_days_only
+        self._cache: dict[frozenset[str], list[Run]] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Calendar:
+        """Return the calendar configured in ``settings``."""
+        return cls(settings.blackouts, working_days_only=settings.working_days_only)
+
+    def applicable(self, road_ids: Collection[str]) -> list[BlackoutPeriod]:
+        """The blackouts that apply to a work on ``road_ids`` (global ones, and those naming its roads)."""
+        return [b for b in self.blackouts if not b.road_ids or any(r in road_ids for r in b.road_ids)]
+
+    def blocked(self, road_ids: Collection[str]) -> list[Run]:
+        """Merged blocked day ranges (date ordinals, inclusive) for a work on ``road_ids``."""
+        key = frozenset(r for r in road_ids if any(r in b.road_ids for b in self.blackouts))
+        if key not in self._cache:
+            runs: list[Run] = []
+            for a, b in sorted((p.start.toordinal(), p.end.toordinal()) for p in self.applicable(key)):
+                if runs and a <= runs[-1][1] + 1:
+                    runs[-1] = (runs[-1][0], max(runs[-1][1], b))
+                else:
+                    runs.append((a, b))
+            self._cache[key] = runs
+        return self._cache[key]
+
+    def allowed_starts(self, work: Work, road_ids: Collection[str] = ()) -> list[Run]:
+        """Runs of start days (ordinals, inclusive) allowed for ``work`` by its bounds and the calendar."""
+        dur = work.duration_days
+        lo, hi = work.window_start.toordinal(), work.window_end.toordinal() - dur + 1
+        return self._starts(lo, hi, dur, self.blocked(road_ids))
+
+    def _starts(self, lo: int, hi: int, dur: int, blocked: Sequence[Run]) -> list[Run]:
+        runs: list[Run] = []
+        cur = lo
+        for b0, b1 in blocked:
+            forbid_lo, forbid_hi = b0 - dur + 1, b1
+            if forbid_hi < cur:
+                continue
+            if forbid_lo > hi:
+                break
+            if forbid_lo > cur:
+                runs.append((cur, min(hi, forbid_lo - 1)))
+            cur = max(cur, forbid_hi + 1)
+        if cur <= hi:
+            runs.append((cur, hi))
+        if not self.working_days_only:
+            return runs
+        out: list[Run] = []
+        for a, b in runs:
+            for s in range(a, b + 1):
+                ok = _weekday(s) and _weekday(s + dur - 1)
+                if ok and out and out[-1][1] == s - 1:
+                    out[-1] = (out[-1][0], s)
+                elif ok:
+                    out.append((s, s))
+        return out
+
+
+def _weekday(ordinal: int) -> bool:
+    return dt.date.fromordinal(ordinal).weekday() < 5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JointWindow:
+    """Proposed dates that put the works in the same period with the least total shift."""
+
+    starts: dict[str, dt.date]
+    ends: dict[str, dt.date]
+    shifts: dict[str, int]
+
+    @property
+    def total_shift_days(self) -> int:
+        """Sum of the absolute shifts in days."""
+        return sum(abs(v) for v in self.shifts.values())
+
+    @property
+    def start(self) -> dt.date:
+        """First day of the joint window."""
+        return min(self.starts.values())
+
+    @property
+    def end(self) -> dt.date:
+        """Last day of the joint window."""
+        return max(self.ends.values())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoWindow:
+    """No common window exists; ``reason`` names the constraint that blocks it."""
+
+    reason: Literal["bounds", "calendar", "duration"]
+    work_ids: tuple[str, ...]
+    zh: str
+    en: str
+    blackouts: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _best_in(runs: Sequence[Run], ends: Sequence[int], lo: int, hi: int, start: int) -> tuple[int, int] | None:
+    """Cheapest start in ``runs`` ∩ [lo, hi] (cost, day), ties to the earlier day."""
+    best: tuple[int, int] | None = None
+    k = bisect.bisect_left(ends, lo)
+    while k < len(runs) and runs[k][0] <= hi:
+        a, b = max(runs[k][0], lo), min(runs[k][1], hi)
+        if a <= b:
+            s = min(max(start, a), b)
+            cand = (abs(s - start), s)
+            if best is None or cand < best:
+                best = cand
+        k += 1
+    return best
+
+
+def joint_window(
+    works: Sequence[Work],
+    *,
+    calendar: Calendar | None = None,
+    road_ids: Mapping[str, Collection[str]] | None = None,
+    gap_days: int = 0,
+) -> JointWindow | NoWindow:
+    """Propose dates that make ``works`` dig in the same period with the least total shift.
+
+    Parameters
+    ----------
+    works
+        Two or more works sharing a road.
+    calendar
+        Blackouts and working days; ``None`` means no calendar constraint.
+    road_ids
+        ``work_id`` → the roads it occupies (selects road-specific blackouts).
+    gap_days
+        ``period_gap_days`` of the road.
+
+    Returns
+    -------
+    JointWindow or NoWindow
+        The proposal, or why none exists.
+
+    Examples
+    --------
+    >>> from shapely.geometry import LineString
+    >>> from onetrench.domain import UtilityKind
+    >>> d = dt.date
+    >>> line = LineString([(0, 0), (1, 0)])
+    >>> a = Work(work_id="A", utility=UtilityKind.GAS, owner="x", geometry=line,
+    ...          start=d(2027, 3, 1), end=d(2027, 3, 10))
+    >>> b = Work(work_id="B", utility=UtilityKind.WATER, owner="y", geometry=line,
+    ...          start=d(2027, 4, 1), end=d(2027, 4, 10), earliest_start=d(2027, 3, 1))
+    >>> jw = joint_window([a, b])
+    >>> jw.starts["B"], jw.total_shift_days
+    (datetime.date(2027, 3, 10), 22)
+    """
+    cal = calendar or Calendar()
+    ids = [w.work_id for w in works]
+    roads = road_ids or {}
+    runs = [cal.allowed_starts(w, roads.get(w.work_id, ())) for w in works]
+    bare = [Calendar().allowed_starts(w) for w in works]
+    for w, r0 in zip(works, bare, strict=True):
+        if not r0:
+            return NoWindow(
+                reason="duration",
+                work_ids=(w.work_id,),
+                zh=f"{w.work_id} 的工期 {w.duration_days} 天超出其弹性时限 {w.window_start}–{w.window_end}",
+                en=f"{w.work_id}: duration {w.duration_days} days exceeds its bounds {w.window_start}–{w.window_end}",
+            )
+    # bounds alone: a common day t exists iff max(window_start) <= min(window_end) + gap
+    late = max(works, key=lambda w: (w.window_start, w.work_id))
+    early = min(works, key=lambda w: (w.window_end, w.work_id))
+    if (late.window_start - early.window_end).days > gap_days:
+        fixed = [w.work_id for w in (early, late) if w.earliest_start is None and w.latest_end is None]
+        zh = (
+            f"{late.work_id} 最早开工 {late.window_start} 晚于 {early.work_id} 最晚完工 {early.window_end}，"
+            "弹性时限不重叠"
+        )
+        en = (
+            f"{late.work_id} cannot start before {late.window_start}, after {early.work_id} must end "
+            f"({early.window_end}): their flexible bounds do not overlap"
+        )
+        if fixed:
+            zh += f"（{'、'.join(fixed)} 未提供弹性时限，计划日期固定）"
+            en += f" ({', '.join(fixed)} gave no flexible bounds: fixed dates)"
+        return NoWindow(reason="bounds", work_ids=(early.work_id, late.work_id), zh=zh, en=en)
+
+    for w, r in zip(works, runs, strict=True):
+        if not r:
+            names = [b.name_zh for b in _blackouts_in(cal, w, roads.get(w.work_id, ()))]
+            return _calendar_block(cal, (w.work_id,), names, f"{w.window_start}–{w.window_end}")
+    starts = [w.start.toordinal() for w in works]
+    durs = [w.duration_days for w in works]
+    run_ends = [[b for _, b in r] for r in runs]
+    cands: set[int] = set()
+    for r, s0, dur in zip(runs, starts, durs, strict=True):
+        k = dur - 1 + gap_days
+        cands.update((s0, s0 + k))
+        for a, b in r:
+            cands.update((a, b, a + k, b + k))
+    t_lo = max(r[0][0] for r in runs)
+    t_hi = min(r[-1][1] + d - 1 + gap_days for r, d in zip(runs, durs, strict=True))
+    best: tuple[int, int, list[int]] | None = None
+    for t in sorted(c for c in cands if t_lo <= c <= t_hi):
+        total = 0
+        chosen: list[int] = []
+        for r, e, s0, dur in zip(runs, run_ends, starts, durs, strict=True):
+            got = _best_in(r, e, t - dur + 1 - gap_days, t, s0)
+            if got is None:
+                break
+            total += got[0]
+            chosen.append(got[1])
+        else:
+            if best is None or (total, t) < best[:2]:
+                best = (total, t, chosen)
+    if best is None:
+        lo = min(w.window_start for w in works)
+        hi = max(w.window_end for w in works)
+        names = sorted({b.name_zh for w in works for b in _blackouts_in(cal, w, roads.get(w.work_id, ()))})
+        return _calendar_block(cal, tuple(ids), names, f"{lo}–{hi}")
+    chosen = best[2]
+    return JointWindow(
+        starts={i: dt.date.fromordinal(s) for i, s in zip(ids, chosen, strict=True)},
+        ends={i: dt.date.fromordinal(s + d - 1) for i, s, d in zip(ids, chosen, durs, strict=True)},
+        shifts={i: s - s0 for i, s, s0 in zip(ids, chosen, starts, strict=True)},
+    )
+
+
+def _blackouts_in(cal: Calendar, work: Work, road_ids: Collection[str]) -> list[BlackoutPeriod]:
+    return [b for b in cal.applicable(road_ids) if b.start <= work.window_end and b.end >= work.window_start]
+
+
+def _calendar_block(cal: Calendar, ids: tuple[str, ...], names: Sequence[str], span: str) -> NoWindow:
+    what_zh = "、".join(f"「{n}」" for n in names)
+    what_en = ", ".join(names)
+    if cal.working_days_only:
+        what_zh = (what_zh + "及" if what_zh else "") + "仅工作日施工的限制"
+        what_en = (what_en + " and " if what_en else "") + "the working-days-only rule"
+    return NoWindow(
+        reason="calendar",
+        work_ids=ids,
+        zh=f"{'、'.join(ids)} 在 {span} 内受禁止施工时段{what_zh}阻挡，没有可同时施工的日期",
+        en=f"{', '.join(ids)}: within {span}, the calendar ({what_en}) leaves no dates to dig together",
+        blackouts=tuple(names),
+    )
