@@ -1,0 +1,1 @@
+"""JSON Schemas of the permit package (``manifest-v1.schema.json``), shipped as package data."""
