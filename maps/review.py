@@ -243,15 +243,17 @@ def build_review_page(
     )
     for road in roads:
         until = moratorium_until(road, settings)
-        title = f"{esc(road.name)} <i>{esc(road.road_id)}</i>"
+        road_title = f"{esc(road.name)} <i>{esc(road.road_id)}</i>"
         rows = _road_rows(road, until)
         refs = findings_by_road.get(road.road_id, [])
         road_layer.features.append(
-            Feature(road.geometry, title=title, rows=rows, refs=refs, weight=ROAD_WEIGHTS.get(road.road_class, 3.0))
+            Feature(
+                road.geometry, title=road_title, rows=rows, refs=refs, weight=ROAD_WEIGHTS.get(road.road_class, 3.0)
+            )
         )
         if until is not None and road.last_works_date is not None and (as_of is None or until >= as_of):
             moratorium_layer.features.append(
-                Feature(road.geometry, title=title, rows=rows, refs=refs, start=road.last_works_date, end=until)
+                Feature(road.geometry, title=road_title, rows=rows, refs=refs, start=road.last_works_date, end=until)
             )
     page.add_layer(road_layer)
     page.add_layer(moratorium_layer)
