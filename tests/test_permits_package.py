@@ -10,12 +10,14 @@ import shutil
 import subprocess
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pyogrio
 import pytest
+import shapely
 from pypdf import PdfReader
 from pyproj import Transformer
 from shapely.geometry import LineString, Point, shape
@@ -637,13 +639,32 @@ def test_reference_rendering_exists(name: str) -> None:
 
 def test_point_geometry_work_zone_is_accepted() -> None:
     works = _works()
-    works["TX-042"] = Work(
-        **{
-            **{f: getattr(works["TX-042"], f) for f in Work.__dataclass_fields__},
-            "geometry": Point(X0 + 200, Y0 + 4).buffer(3),
-        }
-    )
+    works["TX-042"] = replace(works["TX-042"], geometry=Point(X0 + 200, Y0 + 4).buffer(3))
     data = _build(works=works)
     pkg = read_package(data, settings=SETTINGS)
     assert pkg.works["TX-042"].geom_type == "Polygon"
     assert pkg.works["TX-042"].symmetric_difference(works["TX-042"].geometry).area < 1e-4
+
+
+def test_other_working_crs_gives_the_same_place(package: bytes) -> None:
+    """With EPSG:4544 (CM 105E) as working CRS the package says so and the GeoJSON lands on the same spot."""
+    tr = Transformer.from_crs("EPSG:4545", "EPSG:4544", always_xy=True)
+
+    def move(geom: Any) -> Any:
+        return shapely.transform(geom, tr.transform, interleaved=False)
+
+    works = {k: replace(w, geometry=move(w.geometry)) for k, w in _works().items()}
+    roads = {k: replace(r, geometry=move(r.geometry)) for k, r in _roads().items()}
+    bundle = _bundle(footprint=move(_bundle().footprint))
+    settings = Settings(working_crs="EPSG:4544")
+    data = _build(bundle=bundle, works=works, roads=roads, settings=settings)
+    pkg = read_package(data, settings=settings)
+    assert pkg.manifest["crs"]["working"] == "EPSG:4544"
+    assert pkg.manifest["geometry"]["gpkg"]["crs"] == "EPSG:4544"
+    for wid, work in works.items():
+        assert pkg.works[wid].hausdorff_distance(work.geometry) < 0.001
+    ours = json.loads(_members(data)["excavation.geojson"])
+    theirs = json.loads(_members(package)["excavation.geojson"])
+    for a, b in zip(ours["features"], theirs["features"], strict=True):
+        if a["properties"]["feature_kind"] == "work":
+            assert shape(a["geometry"]).hausdorff_distance(shape(b["geometry"])) < 1e-8  # degrees, ≈ 1 mm
