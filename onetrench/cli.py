@@ -60,6 +60,16 @@ def db_check() -> None:
     typer.echo(describe_database(engine))
 
 
+def _register_service_commands() -> None:
+    """Add ``db upgrade``, ``org``, ``token`` and ``serve`` (defined in :mod:`api.cli`)."""
+    from api.cli import register
+
+    register(app, db_app, friendly_errors)
+
+
+_register_service_commands()
+
+
 def main() -> None:  # pragma: no cover - console entry point
     """Run the CLI."""
     app()

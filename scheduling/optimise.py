@@ -273,7 +273,8 @@ def optimise_plan(
             got = count_excavations(pieces_of[k], {**planned, **chunk_starts}, durs)
             plan_exc = count_excavations(pieces_of[k], planned, durs)
             got_shift = sum(abs(chunk_starts[i] - planned[i]) for i in ids)
-            if (got, got_shift) > (plan_exc, 0):
+            plan_ok = _limits_hold(planned, durs, cum_of[k], adj_of[k])
+            if plan_ok and (got, got_shift) > (plan_exc, 0):
                 chunk_starts, obj = {i: planned[i] for i in ids}, plan_exc * big
         if _RANK[chunk_status] > _RANK[status]:
             status = chunk_status
@@ -304,6 +305,23 @@ def optimise_plan(
         models=len(chunks),
         shifts=shifts,
     )
+
+
+def _limits_hold(
+    starts: dict[str, int],
+    durs: dict[str, int],
+    cumulative: Sequence[tuple[list[str], int]],
+    adjacent: Sequence[tuple[str, str]],
+) -> bool:
+    """Whether ``starts`` respect the optional limits (the plan may not)."""
+    for ids, cap in cumulative:
+        events = sorted([(starts[i], 1) for i in ids] + [(starts[i] + durs[i], -1) for i in ids])
+        level = 0
+        for _, step in events:
+            level += step
+            if level > cap:
+                return False
+    return all(starts[a] >= starts[b] + durs[b] or starts[b] >= starts[a] + durs[a] for a, b in adjacent)
 
 
 def _adjacent_pairs(occs: Sequence[Occupancy], within_m: float) -> list[tuple[str, str]]:

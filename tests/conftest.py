@@ -68,3 +68,64 @@ def db_connection(db_engine: Engine) -> Iterator[Connection]:
             yield conn
         finally:
             trans.rollback()
+
+
+# --- api/ (tests/test_api*.py): migrated databases, fresh for each test -----------------------
+
+API_PG_SCHEMA = "onetrench_api_tests"
+API_TABLES = (
+    "audit_log, exported_packages, approvals, bundle_works, bundles, finding_works, findings, "
+    "occupancies, work_versions, works, roads, tokens, organisations, service_locks"
+)
+
+
+@pytest.fixture(scope="session")
+def api_spatialite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated SpatiaLite file, copied for each test."""
+    from api.migrate import upgrade
+
+    path = tmp_path_factory.mktemp("api") / "template.sqlite"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def api_postgis_engine() -> Iterator[Engine]:
+    """The PostGIS test database, in a schema of its own, migrated once."""
+    from sqlalchemy import text
+
+    from api.migrate import upgrade
+
+    base = _postgis_engine()
+    with base.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {API_PG_SCHEMA} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {API_PG_SCHEMA}"))
+    base.dispose()
+    sep = "&" if "?" in str(POSTGIS_URL) else "?"
+    engine = make_engine(f"{POSTGIS_URL}{sep}options=-csearch_path%3D{API_PG_SCHEMA},public")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["spatialite", pytest.param("postgis", marks=pytest.mark.postgis)])
+def api_engine(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> Iterator[Engine]:
+    """An empty, migrated database (SpatiaLite file or PostGIS schema) for one API test."""
+    import shutil
+
+    from sqlalchemy import text
+
+    if request.param == "spatialite":
+        path = os.path.join(tmp_path, "api.sqlite")  # noqa: PTH118
+        shutil.copyfile(request.getfixturevalue("api_spatialite_template"), path)
+        engine = make_engine(f"sqlite:///{path}")
+        yield engine
+        engine.dispose()
+        return
+    engine = request.getfixturevalue("api_postgis_engine")
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {API_TABLES} RESTART IDENTITY CASCADE"))
+        conn.execute(text("INSERT INTO service_locks (name, counter) VALUES ('works', 0)"))
+    yield engine

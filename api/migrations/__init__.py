@@ -1,0 +1,1 @@
+"""Alembic migrations of the onetrench database (run by ``onetrench db upgrade``)."""
