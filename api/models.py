@@ -65,9 +65,9 @@ def working_srid(crs: str | None = None) -> int:
     4544
     """
     if crs is None:
-        from onetrench.settings import get_settings
+        from onetrench.settings import Settings
 
-        crs = get_settings().working_crs
+        crs = Settings().working_crs  # not get_settings(): importing must not freeze the cached settings
     text = crs.strip().upper()
     if text.startswith("EPSG:") and text[5:].isdigit():
         return int(text[5:])
