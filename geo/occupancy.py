@@ -6,14 +6,17 @@ The computation works on whole arrays with shapely 2 and numpy, never pair by pa
    corridors (centrelines buffered by ``width_m / 2``, flat caps);
 2. the works are clipped to their candidate corridors in one ``shapely.intersection`` call and
    split into parts;
-3. every vertex of every part is projected onto its road (``shapely.line_locate_point``); a part
-   covers ``[min, max]`` of its vertex measures;
-4. a line part whose along-road extent is below ``cos(crossing_angle) × its length`` runs at
-   more than the crossing angle to the road on average: it is a *crossing*, recorded at the
-   middle of its extent; other parts (and every part of a polygon work zone) are intervals;
-5. intervals are merged per (work, road) with a grouped running maximum; each merged interval
-   keeps the length-weighted mean of its parts' signed lateral offsets (positive = left of the
-   digitising direction, measured at the middle of each part).
+3. every vertex of every part is projected onto its road (``shapely.line_locate_point``);
+4. a segment of a line part at most ``crossing_angle`` off the centreline's direction at the
+   segment's midpoint (:func:`local_frame`) runs along the road and covers ``[m0, m1]``, the
+   measures of its ends; steeper segments add no length. A line part with no along-road
+   segment is a *crossing*, recorded at the middle of its extent (so a route turning off at a
+   junction is not a crossing of the road it leaves, and roads split at junctions give the same
+   lengths as unsplit ones);
+5. a polygon work zone covers the extent of its outline within the corridor;
+6. intervals are merged per (work, road) with a grouped running maximum; each merged interval
+   keeps the length-weighted mean of its pieces' signed lateral offsets (positive = left of the
+   digitising direction, measured at the middle of each segment, or the zone's centroid).
 
 The result is an :class:`OccupancyTable` of flat arrays; :mod:`geo.overlap` turns it into
 shared stretches and domain objects.
@@ -102,21 +105,35 @@ def part_extents(parts: GeomArray, lines: GeomArray) -> tuple[FloatArray, FloatA
     return lo, hi
 
 
-def signed_offsets(points: GeomArray, lines: GeomArray) -> FloatArray:
-    """Signed distance of each point from its line (positive = left of the digitising direction)."""
+#: Half-length of the chord (m) giving the centreline's direction at a measure.
+TANGENT_STEP_M = 0.5
+
+
+def local_frame(points: GeomArray, lines: GeomArray) -> tuple[FloatArray, FloatArray]:
+    """Unit direction of each line at the projection of its point, and the signed offset.
+
+    The direction is the chord over ±:data:`TANGENT_STEP_M` around the projected measure (so at a
+    bend it is the mean of both legs); the offset is positive left of the digitising direction.
+    """
     if len(points) == 0:
-        return np.zeros(0)
+        return np.zeros((0, 2)), np.zeros(0)
     m = shapely.line_locate_point(lines, points)
     length = shapely.length(lines)
-    step = np.minimum(0.5, length / 4.0)
+    step = np.minimum(TANGENT_STEP_M, length / 4.0)
     a = shapely.get_coordinates(shapely.line_interpolate_point(lines, np.clip(m - step, 0.0, length)))
     b = shapely.get_coordinates(shapely.line_interpolate_point(lines, np.clip(m + step, 0.0, length)))
     q = shapely.get_coordinates(shapely.line_interpolate_point(lines, m))
     p = shapely.get_coordinates(points)
     t = b - a
+    t = t / np.maximum(np.hypot(t[:, 0], t[:, 1]), 1e-12)[:, None]
     d = p - q
     cross = t[:, 0] * d[:, 1] - t[:, 1] * d[:, 0]
-    return np.sign(cross) * np.hypot(d[:, 0], d[:, 1])
+    return t, np.sign(cross) * np.hypot(d[:, 0], d[:, 1])
+
+
+def signed_offsets(points: GeomArray, lines: GeomArray) -> FloatArray:
+    """Signed distance of each point from its line (positive = left of the digitising direction)."""
+    return local_frame(points, lines)[1]
 
 
 def merge_intervals(
@@ -192,23 +209,49 @@ def compute_occupancy(
     area = shapely.area(parts)
     keep = (is_line & (length > MIN_PART_M)) | (is_poly & (area > MIN_PART_M * MIN_PART_M))
     parts, pair, is_line = parts[keep], pair[keep].astype(np.int64), is_line[keep]
-    length = length[keep]
     road_of_part = ri[pair]
     lines = centrelines[road_of_part]
 
-    lo, hi = part_extents(parts, lines)
-    crossing = is_line & ((hi - lo) < cos_cross[road_of_part] * length)
-    mids = np.empty(len(parts), dtype=object)
-    mids[is_line] = shapely.line_interpolate_point(parts[is_line], 0.5, normalized=True)
-    mids[~is_line] = shapely.centroid(parts[~is_line])
-    along = ~crossing
-    offsets = signed_offsets(mids[along], lines[along])
-
-    key, f, t, off = merge_intervals(pair[along], lo[along], hi[along], offsets)
-    c_pair = pair[crossing]
-    c_m = (lo[crossing] + hi[crossing]) / 2.0
+    # Line parts: classify each segment by its own angle to the road.
+    line_idx = np.flatnonzero(is_line)
+    coords, vidx = shapely.get_coordinates(parts[line_idx], return_index=True)
+    vroad = road_of_part[line_idx][vidx]
+    meas = shapely.line_locate_point(centrelines[vroad], shapely.points(coords))
+    seg_at = np.flatnonzero((vidx[1:] == vidx[:-1]) & np.any(coords[1:] != coords[:-1], axis=1))
+    vec = coords[seg_at + 1] - coords[seg_at]
+    seg_len = np.hypot(vec[:, 0], vec[:, 1])
+    tangent, seg_off = local_frame(
+        shapely.points((coords[seg_at] + coords[seg_at + 1]) / 2.0), centrelines[vroad[seg_at]]
+    )
+    dot = np.abs(vec[:, 0] * tangent[:, 0] + vec[:, 1] * tangent[:, 1])
+    along = dot >= cos_cross[vroad[seg_at]] * seg_len
+    s_at = seg_at[along]
+    s_off = seg_off[along]
+    s_pair = pair[line_idx][vidx[s_at]]
+    s_lo = np.minimum(meas[s_at], meas[s_at + 1])
+    s_hi = np.maximum(meas[s_at], meas[s_at + 1])
+    # A line part without any along-road segment is a crossing, recorded at the middle of its extent.
+    has_along = np.bincount(vidx[s_at], minlength=len(line_idx)) > 0
+    starts = group_starts(vidx)
+    p_lo = np.minimum.reduceat(meas, starts) if len(meas) else np.zeros(0)
+    p_hi = np.maximum.reduceat(meas, starts) if len(meas) else np.zeros(0)
+    crossing = ~has_along
+    c_pair = pair[line_idx][crossing]
+    c_m = (p_lo[crossing] + p_hi[crossing]) / 2.0
     c_order = np.lexsort((c_m, c_pair))
     c_pair, c_m = c_pair[c_order], c_m[c_order]
+
+    # Polygon parts (work zones): the extent of their outline along the road, offset of the centroid.
+    poly_idx = np.flatnonzero(~is_line)
+    z_lo, z_hi = part_extents(parts[poly_idx], lines[poly_idx])
+    z_off = signed_offsets(shapely.centroid(parts[poly_idx]), lines[poly_idx])
+
+    key, f, t, off = merge_intervals(
+        np.concatenate([s_pair, pair[poly_idx]]),
+        np.concatenate([s_lo, z_lo]),
+        np.concatenate([s_hi, z_hi]),
+        np.concatenate([s_off, z_off]),
+    )
 
     if with_off_road:
         ow, og, olen, oarea = _off_road(geoms, wi, ri, corridors)
