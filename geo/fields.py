@@ -296,9 +296,9 @@ def parse_bool(raw: object) -> bool:
 def utility_from_text(text: str, table: Mapping[str, UtilityKind] | None = None) -> UtilityKind | None:
     """Return the utility kind a layer or category name means, or ``None`` when unclear.
 
-    Tries, in order: :meth:`UtilityKind.parse` of the whole text; the table (exact key, then a
-    key that starts the name such as ``JS_DN300`` or ``给水管线``, then a Chinese key contained
-    in it). Two different kinds found means unclear.
+    Tries, in order: the table (exact key, then the first word such as ``JS`` in ``JS_DN300``);
+    :meth:`UtilityKind.parse` of the whole text; then the table's Chinese keys contained in the
+    text (``给水管线``). Two different kinds found means unclear.
 
     Examples
     --------
@@ -310,10 +310,6 @@ def utility_from_text(text: str, table: Mapping[str, UtilityKind] | None = None)
     raw = str(text).strip()
     if not raw:
         return None
-    try:
-        return UtilityKind.parse(raw)
-    except InputError:
-        pass
     table = DEFAULT_LAYER_KINDS if table is None else table
     lowered = {k.lower(): v for k, v in table.items()}
     key = raw.lower()
@@ -322,6 +318,10 @@ def utility_from_text(text: str, table: Mapping[str, UtilityKind] | None = None)
     head = re.split(r"[\s_\-.|/]+", key)[0]
     if head in lowered:
         return lowered[head]
+    try:
+        return UtilityKind.parse(raw)
+    except InputError:
+        pass
     found = {kind for word, kind in lowered.items() if not word.isascii() and word in raw}
     if len(found) == 1:
         return found.pop()

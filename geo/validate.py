@@ -271,6 +271,10 @@ def normalise_geometry_type(geom: BaseGeometry) -> BaseGeometry:
     return geom
 
 
+def _fmt(xy: tuple[float, float]) -> str:
+    return f"({xy[0]:.7g}, {xy[1]:.7g})"
+
+
 def _first_xy(geom: BaseGeometry) -> tuple[float, float] | None:
     coords = shapely.get_coordinates(geom)
     finite = coords[np.isfinite(coords).all(axis=1)]
@@ -365,9 +369,9 @@ def check_geometry(
             problems.append(
                 where.problem(
                     "geometry.swapped_axes",
-                    f"经纬度顺序颠倒：按 {src.name} 读出的点 {first} 在綦江区外，交换后才在区内；"
+                    f"经纬度顺序颠倒：按 {src.name} 读出的点 {_fmt(first)} 在綦江区外，交换后才在区内；"
                     "请按「经度, 纬度」（x=东, y=北）导出",
-                    f"longitude and latitude are swapped: read as {src.name}, {first} is outside Qijiang "
+                    f"longitude and latitude are swapped: read as {src.name}, {_fmt(first)} is outside Qijiang "
                     "and only lands inside when swapped; export as lon, lat (x = east, y = north)",
                     location=first,
                 )
@@ -418,9 +422,9 @@ def _validity_problems(geom: BaseGeometry, where: Where) -> list[Problem]:
     return [
         where.problem(
             "geometry.self_intersection",
-            f"路由自相交 {len(crossings)} 处，首处位于 {crossings[0]}；"
+            f"路由自相交 {len(crossings)} 处，首处位于 {_fmt(crossings[0])}；"
             "线几何 make_valid 不会改变它，请在交叉处拆分或删除回环",
-            f"the route crosses itself {len(crossings)} time(s), first at {crossings[0]}; make_valid does not "
+            f"the route crosses itself {len(crossings)} time(s), first at {_fmt(crossings[0])}; make_valid does not "
             "change lines: split the route at the crossing or remove the loop",
             location=crossings[0],
             make_valid_fixes=False,
@@ -513,9 +517,7 @@ def parse_attributes(
     problems: list[Problem] = []
 
     def bad(field: str, raw: object, zh: str, en: str, code: str = "attribute.invalid", **extra: Any) -> None:
-        problems.append(
-            where.problem(code, f"{field}：{zh}（值「{raw}」）", f"{field}: {en} (value {raw!r})", field=field, **extra)
-        )
+        problems.append(where.problem(code, f"{zh}（值「{raw}」）", f"{en} (value {raw!r})", field=field, **extra))
 
     for key in ("work_id", "name", "owner", "contact"):
         raw = values.get(key)

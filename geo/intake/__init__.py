@@ -315,7 +315,7 @@ def _choose_crs(raw: RawFile, declared: CRSSpec | None) -> tuple[CRSSpec, list[P
     where = Where(raw.source)
     warnings: list[Problem] = []
     if declared is not None:
-        if raw.crs is not None and raw.crs != declared:
+        if raw.crs is not None and (raw.crs.name, raw.crs.datum) != (declared.name, declared.datum):
             warnings.append(
                 where.problem(
                     "crs.overridden",
@@ -384,6 +384,14 @@ def _finish(
                 f"district boundary {settings.district_boundary} is missing; checked against Qijiang's bounding box "
                 "(106.38–107.06E, 28.45–29.19N) instead",
                 severity="warning",
+            )
+        )
+    if not raw.features:
+        result.errors.append(
+            Where(raw.source).problem(
+                "file.no_features",
+                f"{raw.source} 中没有可读的要素（线路由或作业面）",
+                f"{raw.source} holds no readable feature (route or work zone)",
             )
         )
     default_values = _map_defaults(defaults)

@@ -15,7 +15,10 @@ import json
 import math
 import re
 import tempfile
+import warnings as warnings_module
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
@@ -379,7 +382,9 @@ def _read_shapefile_parts(source: str, stem: str, blobs: dict[str, bytes]) -> Ra
     with tempfile.TemporaryDirectory(prefix="onetrench-shp-") as tmp:
         for ext, blob in blobs.items():
             Path(tmp, f"layer{ext}").write_bytes(blob)
-        features = _read_ogr(source, str(Path(tmp, "layer.shp")), layer=None, encoding=encoding)
+        with _gdal_messages() as messages:
+            features = _read_ogr(source, str(Path(tmp, "layer.shp")), layer=None, encoding=encoding)
+    warnings.extend(_gdal_problems(source, messages))
     return RawFile(source, Format.SHAPEFILE, features, crs=crs, crs_note=".prj" if crs else "", warnings=warnings)
 
 
@@ -410,6 +415,24 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@contextmanager
+def _gdal_messages() -> Iterator[list[str]]:
+    """Collect GDAL's warnings (pyogrio emits them as RuntimeWarning) instead of letting them escape."""
+    with warnings_module.catch_warnings(record=True) as caught:
+        warnings_module.simplefilter("always")
+        messages: list[str] = []
+        yield messages
+    messages.extend(str(w.message) for w in caught)
+
+
+def _gdal_problems(source: str, messages: list[str]) -> list[Problem]:
+    unique = list(dict.fromkeys(messages))[:5]
+    return [
+        Where(source).problem("file.gdal_warning", f"GDAL 读取提示：{m}", f"GDAL warning: {m}", severity="warning")
+        for m in unique
+    ]
+
+
 def _read_ogr(source: str, path_or_bytes: str | bytes, *, layer: str | None, encoding: str | None) -> list[RawFeature]:
     from pyogrio.raw import read as ogr_read
 
@@ -435,22 +458,33 @@ def _read_ogr(source: str, path_or_bytes: str | bytes, *, layer: str | None, enc
 
 def read_geopackage(source: str, data: bytes, *, layer: str | None) -> RawFile:
     """Read one layer of a GeoPackage (the one named ``layer``, or the only spatial one)."""
-    from pyogrio import list_layers
-    from pyogrio.raw import read_info
+    from pyogrio import list_layers, read_info
 
-    layers = [str(name) for name, gtype in list_layers(data) if gtype is not None]
-    if not layers:
-        raise UnreadableFile(f"{source}：GeoPackage 中没有空间图层", f"{source}: the GeoPackage has no spatial layer")
-    chosen = _choose_layer(source, layers, layer)
-    info = read_info(data, layer=chosen)
-    crs = None
-    if info.get("crs"):
-        try:
-            crs = resolve_crs(str(info["crs"]))
-        except CRSError:
-            crs = None
-    features = _read_ogr(source, data, layer=chosen, encoding=None)
-    return RawFile(source, Format.GEOPACKAGE, features, crs=crs, crs_note="GeoPackage" if crs else "")
+    with tempfile.TemporaryDirectory(prefix="onetrench-gpkg-") as tmp, _gdal_messages() as messages:
+        path = str(Path(tmp, "upload.gpkg"))
+        Path(path).write_bytes(data)
+        layers = [str(name) for name, gtype in list_layers(path) if gtype is not None]
+        if not layers:
+            raise UnreadableFile(
+                f"{source}：GeoPackage 中没有空间图层", f"{source}: the GeoPackage has no spatial layer"
+            )
+        chosen = _choose_layer(source, layers, layer)
+        info = read_info(path, layer=chosen)
+        crs = None
+        if info.get("crs"):
+            try:
+                crs = resolve_crs(str(info["crs"]))
+            except CRSError:
+                crs = None
+        features = _read_ogr(source, path, layer=chosen, encoding=None)
+    return RawFile(
+        source,
+        Format.GEOPACKAGE,
+        features,
+        crs=crs,
+        crs_note="GeoPackage" if crs else "",
+        warnings=_gdal_problems(source, messages),
+    )
 
 
 # --------------------------------------------------------------------------------------
