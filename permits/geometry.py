@@ -183,6 +183,8 @@ def build_gpkg(
                 layer=info.name,
                 driver="GPKG",
                 append=i > 0,
+                # GeoPackage 1.2: read by every QGIS 3 / GDAL >= 2.2 without a version warning.
+                dataset_options=None if i > 0 else {"VERSION": "1.2"},
                 layer_options={"IDENTIFIER": title, "DESCRIPTION": f"onetrench bundle {bundle.bundle_id}"},
             )
         data = path.read_bytes()

@@ -25,7 +25,7 @@ from shapely.geometry.base import BaseGeometry
 
 import onetrench
 from onetrench.domain import Bundle, Finding, FindingKind, Road, RoadStretch, Severity, UtilityKind, Work, WorksKind
-from onetrench.errors import Problem
+from onetrench.errors import InputError, Problem
 from onetrench.settings import Settings
 from permits.projectcode import QIJIANG_REGION_CODE, project_code_problems
 
@@ -66,6 +66,124 @@ class Applicant:
     contact: str
     phone: str
     email: str = ""
+
+
+_KEYS = {
+    "unit": ("unit", "单位", "申请单位", "单位名称", "建设单位", "owner"),
+    "contact": ("contact", "联系人", "name"),
+    "phone": ("phone", "电话", "联系电话", "tel"),
+    "email": ("email", "邮箱", "电子邮箱", "e-mail"),
+}
+_PHONE_IN_TEXT = re.compile(r"(\+?86[- ]?)?(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})")
+
+
+def parse_applicants(records: object, *, source: str = "applicants") -> list[Applicant]:
+    """Return applicants from JSON-like records (keys in English or Chinese), checking every record.
+
+    Accepted keys: ``unit``/``单位``/``申请单位``, ``contact``/``联系人``, ``phone``/``电话``/``联系电话``,
+    ``email``/``邮箱`` (optional).
+
+    Raises
+    ------
+    InputError
+        Listing every record with a missing unit, contact or phone.
+
+    Examples
+    --------
+    >>> parse_applicants([{"单位": "重庆港华燃气", "联系人": "李工", "电话": "13800000000"}])[0].phone
+    '13800000000'
+    """
+    if not isinstance(records, list | tuple):
+        raise InputError(
+            f"{source} 应为申请单位列表（JSON 数组）", f"{source} must be a list of applicants (a JSON array)"
+        )
+    out: list[Applicant] = []
+    problems: list[Problem] = []
+    for i, rec in enumerate(records):
+        if not isinstance(rec, Mapping):
+            problems.append(
+                Problem(
+                    "applicant.record",
+                    f"第 {i + 1} 项不是对象",
+                    f"item {i + 1} is not an object",
+                    source=source,
+                    index=i,
+                )
+            )
+            continue
+        values = {
+            k: next((str(rec[a]).strip() for a in aliases if rec.get(a) is not None), "")
+            for k, aliases in _KEYS.items()
+        }
+        for key in ("unit", "contact", "phone"):
+            if not values[key]:
+                problems.append(
+                    Problem(
+                        f"applicant.{key}",
+                        f"第 {i + 1} 个申请单位缺少「{_KEYS[key][1]}」",
+                        f"applicant {i + 1} lacks {key!r}",
+                        source=source,
+                        index=i,
+                        field=key,
+                    )
+                )
+        out.append(
+            Applicant(unit=values["unit"], contact=values["contact"], phone=values["phone"], email=values["email"])
+        )
+    if problems:
+        raise InputError(
+            "申请单位信息不完整：" + "；".join(p.zh for p in problems),
+            "incomplete applicants: " + "; ".join(p.en for p in problems),
+            details=problems,
+        )
+    return out
+
+
+def applicants_from_works(works: Iterable[Work]) -> list[Applicant]:
+    """Derive one applicant per owner from the works' free-text ``contact`` (e.g. ``"张工 13800000000"``).
+
+    The first work (by id) of each owner whose contact holds a phone number gives the contact.
+
+    Raises
+    ------
+    InputError
+        Listing every owner without a usable contact (name and phone).
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> from shapely.geometry import LineString
+    >>> w = Work(work_id="g1", utility=UtilityKind.GAS, owner="港华燃气", geometry=LineString([(0, 0), (1, 0)]),
+    ...          start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 9), contact="李工 / 023-48612345")
+    >>> applicants_from_works([w])
+    [Applicant(unit='港华燃气', contact='李工', phone='023-48612345', email='')]
+    """
+    found: dict[str, Applicant | None] = {}
+    for w in sorted(works, key=lambda w: w.work_id):
+        if found.get(w.owner) is not None:
+            continue
+        found.setdefault(w.owner, None)
+        m = _PHONE_IN_TEXT.search(w.contact)
+        name = (w.contact[: m.start()] + w.contact[m.end() :] if m else w.contact).strip(" /,，:：;；()（）\t")
+        if m and name:
+            found[w.owner] = Applicant(unit=w.owner, contact=name, phone=m.group(0))
+    missing = sorted(owner for owner, a in found.items() if a is None)
+    if missing:
+        problems = [
+            Problem(
+                "applicant.contact",
+                f"建设单位「{o}」的工程没有可用的联系人和电话",
+                f"no work of owner {o!r} has a usable contact name and phone",
+                field="contact",
+            )
+            for o in missing
+        ]
+        raise InputError(
+            "以下建设单位缺少联系人及电话，请补充申请单位信息：" + "、".join(missing),
+            "these owners lack a contact name and phone; give applicants explicitly: " + ", ".join(missing),
+            details=problems,
+        )
+    return [a for _, a in sorted(found.items()) if a is not None]
 
 
 def load_schema() -> dict[str, Any]:

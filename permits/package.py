@@ -36,13 +36,13 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import geopandas as gpd
 from shapely.geometry.base import BaseGeometry
 
 from onetrench.domain import Bundle, Finding, Road, UtilityKind, Work
-from onetrench.errors import InputError, Problem, UnreadableFile
+from onetrench.errors import InputError, PayloadTooLarge, Problem, UnreadableFile
 from onetrench.settings import Settings, get_settings
 from permits.geometry import (
     FOOTPRINT_LAYER,
@@ -62,11 +62,13 @@ from permits.manifest import (
     PDF_NAME,
     SUMS_NAME,
     Applicant,
+    applicants_from_works,
     build_manifest,
     draft_reasons,
     dump_manifest,
     input_problems,
     open_findings_for,
+    parse_applicants,
     schema_problems,
 )
 from permits.mapimage import render_map_png
@@ -76,8 +78,10 @@ __all__ = [
     "Applicant",
     "PackageSummary",
     "PermitPackage",
+    "applicants_from_works",
     "build_package",
     "inspect_package",
+    "parse_applicants",
     "read_package",
     "summary_text",
 ]
@@ -394,17 +398,24 @@ class PermitPackage:
 
 def _load_bytes(source: bytes | str | os.PathLike[str], limit: int) -> tuple[bytes, str]:
     if isinstance(source, bytes | bytearray):
-        return bytes(source), "(bytes)"
-    path = Path(source)
-    if not path.is_file():
-        raise InputError(f"找不到申请包文件：{path}", f"package file not found: {path}")
-    size = path.stat().st_size
-    if size > limit:
-        raise InputError(
-            f"申请包 {path.name} 过大（{size} 字节，上限 {limit}）",
-            f"package {path.name} is too large ({size} bytes, limit {limit})",
-        )
-    return path.read_bytes(), path.name
+        data, name = bytes(source), "(bytes)"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"找不到申请包文件：{path}", f"package file not found: {path}")
+        if path.stat().st_size > limit:
+            _too_large(path.name, path.stat().st_size, limit)
+        data, name = path.read_bytes(), path.name
+    if len(data) > limit:
+        _too_large(name, len(data), limit)
+    return data, name
+
+
+def _too_large(name: str, size: int, limit: int) -> NoReturn:
+    raise PayloadTooLarge(
+        f"申请包 {name} 过大（{size} 字节，上限 {limit} 字节）",
+        f"package {name} is too large ({size} bytes, limit {limit})",
+    )
 
 
 def _unzip(data: bytes, source: str, limit: int, problems: list[Problem]) -> dict[str, bytes]:
@@ -417,8 +428,9 @@ def _unzip(data: bytes, source: str, limit: int, problems: list[Problem]) -> dic
     entries: dict[str, bytes] = {}
     with zf:
         infos = zf.infolist()
-        if sum(i.file_size for i in infos) > 4 * limit:
-            raise UnreadableFile(f"{source} 解压后过大，拒绝读取", f"{source} expands to too many bytes; refused")
+        budget = 4 * limit  # total uncompressed bytes we are willing to read (zip-bomb guard)
+        if sum(i.file_size for i in infos) > budget:
+            raise PayloadTooLarge(f"{source} 解压后过大，拒绝读取", f"{source} expands to too many bytes; refused")
         for info in infos:
             name = info.filename
             if info.is_dir():

@@ -40,10 +40,18 @@ from onetrench.domain import (
     Work,
     WorksKind,
 )
-from onetrench.errors import InputError, UnreadableFile
+from onetrench.errors import InputError, PayloadTooLarge, UnreadableFile
 from onetrench.settings import Settings
 from permits.manifest import load_schema
-from permits.package import Applicant, build_package, inspect_package, read_package, summary_text
+from permits.package import (
+    Applicant,
+    applicants_from_works,
+    build_package,
+    inspect_package,
+    parse_applicants,
+    read_package,
+    summary_text,
+)
 
 DATA = Path(__file__).parent / "data" / "permits"
 SETTINGS = Settings(working_crs="EPSG:4545")
@@ -668,3 +676,66 @@ def test_other_working_crs_gives_the_same_place(package: bytes) -> None:
     for a, b in zip(ours["features"], theirs["features"], strict=True):
         if a["properties"]["feature_kind"] == "work":
             assert shape(a["geometry"]).hausdorff_distance(shape(b["geometry"])) < 1e-8  # degrees, ≈ 1 mm
+
+
+# --------------------------------------------------------------------------------------
+# Applicants for the CLI, hostile ZIPs
+# --------------------------------------------------------------------------------------
+
+
+def test_applicants_from_records_and_from_works() -> None:
+    got = parse_applicants(
+        [
+            {"单位": "国网重庆綦江供电公司", "联系人": "张工", "联系电话": "023-48612345", "邮箱": "zhang@example.com"},
+            {"unit": "重庆港华燃气綦江分公司", "contact": "李工", "phone": "13800000000"},
+        ]
+    )
+    assert got[0] == APPLICANTS[0]
+    assert got[1] == APPLICANTS[1]
+    with pytest.raises(InputError) as err:
+        parse_applicants([{"单位": "A"}, "x"])
+    assert [p.code for p in err.value.details] == ["applicant.contact", "applicant.phone", "applicant.record"]
+
+    works = _works()
+    works["PW-001"] = replace(works["PW-001"], contact="张工 / 023-48612345")
+    works["GS-007"] = replace(works["GS-007"], contact="李工，手机 13800000000")
+    with pytest.raises(InputError) as err:
+        applicants_from_works(works.values())
+    assert "中国电信股份有限公司綦江分公司" in err.value.zh
+    works["TX-042"] = replace(works["TX-042"], contact="+86 13900000000 王工")
+    derived = {a.unit: a for a in applicants_from_works(works.values())}
+    assert derived["重庆港华燃气綦江分公司"].contact == "李工，手机"
+    assert derived["中国电信股份有限公司綦江分公司"].phone == "+86 13900000000"
+    assert derived["中国电信股份有限公司綦江分公司"].contact == "王工"
+    # Derived applicants are good enough to build a final package.
+    _build(works=works, applicants=list(derived.values()))
+
+
+def test_unsafe_and_duplicate_zip_entries_are_reported(package: bytes) -> None:
+    members = _members(package)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf, pytest.warns(UserWarning, match="Duplicate name"):
+        for name, data in members.items():
+            zf.writestr(name, data)
+        zf.writestr("../escape.txt", b"x")
+        zf.writestr("manifest.json", b"{}")
+    with pytest.raises(InputError) as err:
+        inspect_package(buf.getvalue(), settings=SETTINGS)
+    codes = {p.code for p in err.value.details}
+    assert {"zip.name", "zip.duplicate"} <= codes
+
+
+def test_oversized_package_is_refused(package: bytes, tmp_path: Path) -> None:
+    small = Settings(working_crs="EPSG:4545", max_upload_bytes=10_000)
+    with pytest.raises(PayloadTooLarge):
+        inspect_package(package, settings=small)
+    path = tmp_path / "p.zip"
+    path.write_bytes(package)
+    with pytest.raises(PayloadTooLarge):
+        inspect_package(path, settings=small)
+
+
+def test_a_supplied_map_png_must_be_a_png() -> None:
+    with pytest.raises(InputError) as err:
+        _build(attachments={"map.png": b"GIF89a"})
+    assert err.value.details[0].code == "attachment.map_png"
