@@ -50,14 +50,11 @@ class _DSU:
         self.parent: dict[str, str] = {}
 
     def find(self, x: str) -> str:
-        root = x
-        while self.parent.get(root, root) != root:
-            root = self.parent[root]
-        while x != root:
-            nxt = self.parent.get(x, x)
-            self.parent[x] = root
-            x = nxt
-        return root
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
 
     def union(self, a: str, b: str) -> None:
         ra, rb = self.find(a), self.find(b)
