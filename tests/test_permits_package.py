@@ -488,8 +488,13 @@ def test_blocking_finding_makes_a_draft_by_default() -> None:
     assert manifest["open_findings"][0]["blocking"] is True
     summary = inspect_package(data, settings=SETTINGS)
     assert summary.draft and summary.blocking_findings == 1
-    text = _pdf_text(_members(data)["application.pdf"])
+    pdf = _members(data)["application.pdf"]
+    text = _pdf_text(pdf)
     assert "草稿" in text and "不得作为正式申请提交" in text
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    assert all("草稿" in (page.extract_text() or "").replace("\x00", "") for page in pages)  # watermark on every page
+    assert PdfReader(io.BytesIO(pdf)).metadata.title.startswith("【草稿】")
+    assert "草稿 draft" in summary_text(summary) and "文龙街" in summary_text(summary)
 
 
 def test_final_with_blocking_findings_is_refused() -> None:
