@@ -377,15 +377,17 @@ _SEVERITY_ORDER = {Severity.BLOCKING: 0, Severity.WARNING: 1, Severity.INFO: 2}
 def open_findings_for(bundle: Bundle, findings: Iterable[Finding]) -> list[Finding]:
     """Return the findings still open for ``bundle``: its own plus those given that concern its works.
 
-    ``same_road_same_period`` findings (the reason the bundle exists) are not "open". The
+    A finding concerns the bundle when it names one of its works or, naming no work, one of its
+    roads. ``same_road_same_period`` findings (the reason the bundle exists) are not "open". The
     result is de-duplicated and sorted (blocking first).
     """
     members = set(bundle.work_ids)
+    roads = {s.road_id for s in bundle.stretches}
     seen: dict[tuple[Any, ...], Finding] = {}
     for f in (*bundle.open_findings, *findings):
         if f.kind == FindingKind.SAME_ROAD_SAME_PERIOD:
             continue
-        if f.work_ids and not members.intersection(f.work_ids):
+        if not (members.intersection(f.work_ids) if f.work_ids else f.road_id in roads):
             continue
         key = (f.kind.value, f.severity.value, tuple(f.work_ids), f.road_id or "", f.zh)
         seen.setdefault(key, f)

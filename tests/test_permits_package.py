@@ -18,6 +18,9 @@ import jsonschema
 import pyogrio
 import pytest
 import shapely
+import shapely.affinity
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from pypdf import PdfReader
 from pyproj import Transformer
 from shapely.geometry import LineString, Point, shape
@@ -42,6 +45,7 @@ from onetrench.domain import (
 )
 from onetrench.errors import InputError, PayloadTooLarge, UnreadableFile
 from onetrench.settings import Settings
+from permits.geometry import build_geojson, read_geojson
 from permits.manifest import load_schema
 from permits.package import (
     Applicant,
@@ -744,3 +748,52 @@ def test_a_supplied_map_png_must_be_a_png() -> None:
     with pytest.raises(InputError) as err:
         _build(attachments={"map.png": b"GIF89a"})
     assert err.value.details[0].code == "attachment.map_png"
+
+
+def test_road_findings_without_works_count_only_on_the_bundles_roads() -> None:
+    def blackout(road_id: str) -> Finding:
+        return Finding(
+            kind=FindingKind.BLACKOUT,
+            severity=Severity.WARNING,
+            work_ids=(),
+            zh=f"{road_id} 高考期间禁止施工",
+            en=f"{road_id}: no works during the gaokao",
+            fix_zh="避开 6 月 7 日至 10 日",
+            fix_en="avoid 7-10 June",
+            road_id=road_id,
+        )
+
+    manifest = json.loads(_members(_build(findings=[blackout("R2"), blackout("R9")]))["manifest.json"])
+    assert [f["road_id"] for f in manifest["open_findings"]] == ["R2"]
+    assert manifest["draft"] is False  # a warning does not block
+
+
+coords = st.lists(
+    st.tuples(st.floats(-2000, 2000, allow_nan=False), st.floats(-2000, 2000, allow_nan=False)),
+    min_size=2,
+    max_size=8,
+    unique=True,
+)
+
+
+@given(st.lists(coords, min_size=1, max_size=4))
+def test_geojson_round_trip_is_within_a_millimetre(lines: list[list[tuple[float, float]]]) -> None:
+    works = [
+        replace(
+            _works()["PW-001"],
+            work_id=f"W{i}",
+            geometry=shapely.affinity.translate(LineString(pts), X0, Y0),
+        )
+        for i, pts in enumerate(lines)
+    ]
+    works = [w for w in works if w.geometry.length > 0]
+    assume(works)
+    bundle = _bundle(work_ids=tuple(w.work_id for w in works), lead_work_id=works[0].work_id)
+    data = build_geojson(bundle, works, _roads(), working_crs="EPSG:4545")
+    problems: list[Any] = []
+    back = {
+        f.key: f.geometry for f in read_geojson(data, working_crs="EPSG:4545", problems=problems) if f.kind == "work"
+    }
+    assert problems == []
+    for w in works:
+        assert back[w.work_id].hausdorff_distance(w.geometry) < 0.001

@@ -81,8 +81,8 @@ def test_schema_pattern_agrees_with_the_code_check(raw: str) -> None:
 
 @given(st.text(max_size=200))
 def test_safe_text_keeps_only_drawable_characters(text: str) -> None:
-    out = safe_text(text)
-    assert len(out) <= len(text.replace("\r\n", "\n")) or out.endswith("…")
+    out = safe_text(text, limit=50)
+    assert len(out) <= 50
     for ch in out:
         assert ch == "\n" or unicodedata.category(ch)[0] != "C"
 
