@@ -75,17 +75,17 @@ def finding_style(kind: FindingKind) -> tuple[dict[str, Any], dict[str, Any] | N
     if kind is FindingKind.SAME_ROAD_DIFFERENT_PERIOD:
         main = {
             "color": colour,
-            "weight": 13,
+            "weight": 17,
             "opacity": 1.0,
             "lineCap": "butt",
             "fillColor": colour,
             "fillOpacity": 0.6,
         }
         casing_colour = FINDING_CASING[kind] or "#000"
-        casing = {"color": casing_colour, "weight": 19, "opacity": 1.0, "lineCap": "butt", "fillOpacity": 0}
+        casing = {"color": casing_colour, "weight": 23, "opacity": 1.0, "lineCap": "butt", "fillOpacity": 0}
         return main, casing
     if kind is FindingKind.SAME_ROAD_SAME_PERIOD:
-        return {"color": colour, "weight": 15, "opacity": 0.6, "lineCap": "butt", "fillOpacity": 0.3}, None
+        return {"color": colour, "weight": 18, "opacity": 0.55, "lineCap": "butt", "fillOpacity": 0.3}, None
     return {"color": colour, "weight": 9, "opacity": 0.6, "dashArray": "4 6", "fillOpacity": 0.25}, None
 
 

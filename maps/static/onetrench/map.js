@@ -44,7 +44,7 @@
     if (opts && opts.labels) {
       main.eachLayer(function (l) {
         var text = l.feature && l.feature.properties && l.feature.properties.l;
-        if (text) l.bindTooltip(text, { permanent: true, direction: "top", className: "ot-label-" + key.replace(/[^a-z_]/g, "_") });
+        if (text) l.bindTooltip(text, { permanent: true, direction: "top", offset: L.point(0, -14), className: "ot-label-" + key.replace(/[^a-z_]/g, "_") });
       });
     }
     OT.order.push(key);
