@@ -1265,7 +1265,7 @@ def _readme(works: Sequence[PlannedWork], streets: dict[str, Street], truth: dic
         for p in truth["pairs"]
     )
     moratorium_rows = "\n".join(
-        f"| {s.name} | {rid} | {works_[0]} | {works_[1]} |"
+        f"| {s.name} | {rid} | {works_[0]} | {works_[1]} | {_moratorium_end(*works_).isoformat()} |"
         for s in streets.values()
         for rid, a, b in s.segments
         if (works_ := _last_works(s, a, b)) and _moratorium_end(*works_) > dt.date(PLAN_YEAR, 1, 1)
@@ -1330,10 +1330,11 @@ null), `last_works_kind` (新建 / 改建 / 大修 or null), `pavement` (沥青�
 some not at all. North-south roads are digitised south→north, east-west roads west→east; several end at
 the edge of the sample because the real network goes on.
 
-Roads under moratorium for works in 2027 (新建/改建 < 5 years, 大修 < 3 years before the work starts):
+Roads whose moratorium (城市道路管理条例 第33条: 5 years after 新建/改建, 3 years after 大修) runs
+into 2027; a work starting on or after the "protected until" date is not a breach:
 
-| road | road_id | last works | kind |
-|---|---|---|---|
+| road | road_id | last works | kind | protected until |
+|---|---|---|---|---|
 {moratorium_rows}
 
 ### Route files
@@ -1346,6 +1347,11 @@ Every file carries the same fields, with the Chinese names real exports use: 工
 | file | 建设单位 | 管线类别 | CRS | works | format notes |
 |---|---|---|---|---|---|
 {file_rows}
+
+Reading them: the GCJ-02 CSV, the BD-09 CSV and the DXF carry no CRS a reader can see (GCJ-02 and
+BD-09 coordinates look like WGS84 ones, a few hundred metres off): declare it (`gcj02`, `bd09`,
+`EPSG:4545`). The DXF's dates and other attributes are only in `routes/unicom_cad_attrs.csv`: join
+on 工程编号 (XDATA or the `TX_标注` label) or on the entity handle.
 
 Routes run inside road corridors, offset from the centreline like real pipes (on a wide road: power
 +8 m, gas +4 m, drainage +1 m, water −5 m, mobile −8 m, telecom −9.5 m, unicom −11 m; positive = left of
