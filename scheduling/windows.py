@@ -32,6 +32,7 @@ from onetrench.settings import BlackoutPeriod, Settings
 __all__ = ["Calendar", "JointWindow", "NoWindow", "joint_window", "same_period"]
 
 Run = tuple[int, int]
+_NOTHING: frozenset[str] = frozenset()
 
 
 def same_period(start_a: dt.date, end_a: dt.date, start_b: dt.date, end_b: dt.date, *, gap_days: int = 0) -> bool:
@@ -65,6 +66,8 @@ class Calendar:
         self.blackouts = tuple(blackouts)
         self.working_days_only = working_days_only
         self._cache: dict[frozenset[str], list[Run]] = {}
+        self._named = frozenset(r for b in self.blackouts for r in b.road_ids)
+        self._starts_cache: dict[tuple[int, int, int, frozenset[str]], list[Run]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Calendar:
@@ -77,7 +80,7 @@ class Calendar:
 
     def blocked(self, road_ids: Collection[str]) -> list[Run]:
         """Merged blocked day ranges (date ordinals, inclusive) for a work on ``road_ids``."""
-        key = frozenset(r for r in road_ids if any(r in b.road_ids for b in self.blackouts))
+        key = self._key(road_ids)
         if key not in self._cache:
             runs: list[Run] = []
             for a, b in sorted((p.start.toordinal(), p.end.toordinal()) for p in self.applicable(key)):
@@ -88,11 +91,20 @@ class Calendar:
             self._cache[key] = runs
         return self._cache[key]
 
+    def _key(self, road_ids: Collection[str]) -> frozenset[str]:
+        if not self._named:
+            return _NOTHING
+        return frozenset(r for r in road_ids if r in self._named)
+
     def allowed_starts(self, work: Work, road_ids: Collection[str] = ()) -> list[Run]:
         """Runs of start days (ordinals, inclusive) allowed for ``work`` by its bounds and the calendar."""
         dur = work.duration_days
         lo, hi = work.window_start.toordinal(), work.window_end.toordinal() - dur + 1
-        return self._starts(lo, hi, dur, self.blocked(road_ids))
+        key = (lo, hi, dur, self._key(road_ids))
+        got = self._starts_cache.get(key)
+        if got is None:
+            got = self._starts_cache[key] = self._starts(lo, hi, dur, self.blocked(road_ids))
+        return got
 
     def _starts(self, lo: int, hi: int, dur: int, blocked: Sequence[Run]) -> list[Run]:
         runs: list[Run] = []
@@ -218,9 +230,8 @@ def joint_window(
     ids = [w.work_id for w in works]
     roads = road_ids or {}
     runs = [cal.allowed_starts(w, roads.get(w.work_id, ())) for w in works]
-    bare = [Calendar().allowed_starts(w) for w in works]
-    for w, r0 in zip(works, bare, strict=True):
-        if not r0:
+    for w in works:
+        if (w.window_end - w.window_start).days + 1 < w.duration_days:
             return NoWindow(
                 reason="duration",
                 work_ids=(w.work_id,),
