@@ -6,8 +6,10 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from dataclasses import replace
@@ -797,3 +799,18 @@ def test_geojson_round_trip_is_within_a_millimetre(lines: list[list[tuple[float,
     assert problems == []
     for w in works:
         assert back[w.work_id].hausdorff_distance(w.geometry) < 0.001
+
+
+@pytest.mark.slow
+def test_same_bytes_in_another_process_timezone_and_hash_seed(package: bytes) -> None:
+    script = (
+        "import hashlib, importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('t', {str(Path(__file__))!r})\n"
+        "t = importlib.util.module_from_spec(spec); spec.loader.exec_module(t)\n"
+        "sys.stdout.write(hashlib.sha256(t._build()).hexdigest())\n"
+    )
+    env = {**os.environ, "TZ": "Asia/Shanghai", "PYTHONHASHSEED": "4545", "LC_ALL": "C"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True, timeout=300
+    )
+    assert out.stdout == hashlib.sha256(package).hexdigest()
