@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--works", type=int, default=10_000)
     parser.add_argument("--out", type=Path, default=Path("/tmp/onetrench-bench-review.html"))
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--screenshot", type=Path, default=None, help="save a screenshot of the first run")
     args = parser.parse_args()
 
     from maps.review import review_map
@@ -87,6 +88,8 @@ def main() -> None:
                 )
                 times.append(ms / 1000)
                 counts = page.evaluate("onetrench.counts()")
+                if args.screenshot is not None and len(times) == 1:
+                    page.screenshot(path=str(args.screenshot))
                 t = time.perf_counter()
                 page.evaluate("onetrench.setDay('2026-06-15')")
                 page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")

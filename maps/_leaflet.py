@@ -111,6 +111,7 @@ function {{ this.get_name() }}_part(base, interactive) {
   return L.geoJSON({{ this.get_name() }}_data, {
     style: style,
     interactive: interactive,
+    smoothFactor: 1.5,
     pointToLayer: function (f, ll) {
       return L.circleMarker(ll, Object.assign({radius: {{ this.point_radius }}, interactive: interactive}, style(f)));
     }
@@ -122,7 +123,8 @@ var {{ this.get_name() }}_main = {{ this.get_name() }}_part({{ this.style }}, tr
 {{ this.get_name() }}_parts.push({{ this.get_name() }}_main);
 var {{ this.get_name() }} = L.featureGroup({{ this.get_name() }}_parts);
 onetrench.register({{ this.key }}, {{ this._parent.get_name() }}, {{ this.get_name() }}, {{ this.get_name() }}_main,
-  {{ this.get_name() }}_parts, {kind: {{ this.kind }}, labels: {{ this.labels }}});
+  {{ this.get_name() }}_parts, {kind: {{ this.kind }}, labels: {{ this.labels }},
+  styles: [{% if this.casing %}{{ this.casing }}, {% endif %}{{ this.style }}]});
 {% endmacro %}
 """
     )
@@ -256,6 +258,7 @@ class LeafletPage:
             runtime.append(f"onetrench.htmlControl({map_name}, {args});")
         if self.date_filter_html is not None:
             runtime.append(f"onetrench.dateControl({map_name}, {script_json(self.date_filter_html)});")
+        runtime.append(f"onetrench.start({map_name});")
         runtime.append("onetrench.ready = true;")
         # Added last, so its script follows the map's, the layers' and the layer control's.
         _Runtime("\n".join(runtime)).add_to(m)

@@ -38,7 +38,8 @@
       main: main,
       parts: parts,
       all: parts.map(function (p) { return p.getLayers(); }),
-      kind: (opts && opts.kind) || "other"
+      kind: (opts && opts.kind) || "other",
+      styles: (opts && opts.styles) || []
     };
     OT.layers[key] = entry;
     if (opts && opts.labels) {
@@ -56,6 +57,30 @@
       }
     });
     return entry;
+  };
+
+  /** Scale line widths with the zoom: thin works at district scale, findings keep a minimum
+   * width so 重复开挖 stays visible over the thinned works ("simplification at low zoom"). */
+  OT.rescale = function () {
+    var z = OT.map.getZoom();
+    var f = Math.min(1, Math.max(0.2, Math.pow(2, (z - 16) / 1.5)));
+    if (OT.scale === f) return;
+    OT.scale = f;
+    OT.order.forEach(function (key) {
+      var entry = OT.layers[key];
+      var floorShare = entry.kind === "finding" ? 0.45 : 0;
+      entry.parts.forEach(function (part, i) {
+        var base = entry.styles[i];
+        if (!base) return;
+        part.setStyle(function (feat) {
+          var s = Object.assign({}, base), p = feat.properties || {};
+          if (p.w) s.weight = p.w;
+          if (p.c) { s.color = p.c; s.fillColor = p.c; }
+          s.weight = Math.max(1, s.weight * floorShare, s.weight * f);
+          return s;
+        });
+      });
+    });
   };
 
   /** Re-add every visible feature in registration order so the canvas keeps roads at the bottom. */
@@ -146,6 +171,13 @@
     all.addEventListener("change", apply);
     map.on("overlayadd", function () { OT.restack(); });
     return ctl;
+  };
+
+  /** Wire zoom-dependent styling once the map and all layers exist. */
+  OT.start = function (map) {
+    OT.map = map;
+    map.on("zoomend", OT.rescale);
+    OT.rescale();
   };
 
   /** A static HTML control (legend, title). */
