@@ -145,8 +145,8 @@ def main() -> None:
     args = parser.parse_args()
     bench_findings(args.works)
     if not args.skip_opt:
-        bench_optimiser(1_000, [1.0, 3.0, 10.0])
-        bench_optimiser(10_000, [5.0, 15.0, 45.0])
+        bench_optimiser(1_000, [0.2, 1.0, 3.0])
+        bench_optimiser(10_000, [1.0, 3.0, 10.0])
 
 
 if __name__ == "__main__":
