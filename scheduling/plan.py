@@ -75,6 +75,8 @@ def run_plan(
     optimise: bool = False,
     time_limit_s: float = 10.0,
     today: dt.date | None = None,
+    max_open_arterial: int | None = None,
+    no_adjacent_arterial: bool = False,
 ) -> PlanResult:
     """Run the rule over a plan.
 
@@ -93,6 +95,8 @@ def run_plan(
         The optimiser's time limit.
     today
         Date of the check (moratorium findings record it).
+    max_open_arterial, no_adjacent_arterial
+        Optional limits of the optimiser (see :func:`scheduling.optimise.optimise_plan`).
     """
     occupancy: list[Occupancy] = list(detection_like.occupancy)
     shared = list(detection_like.shared)
@@ -116,7 +120,16 @@ def run_plan(
     savings_after: Savings | None = None
     proposed = {w.work_id: w.start for w in works}
     if optimise:
-        opt = optimise_plan(works, roads, occupancy, shared, settings=settings, time_limit_s=time_limit_s)
+        opt = optimise_plan(
+            works,
+            roads,
+            occupancy,
+            shared,
+            settings=settings,
+            time_limit_s=time_limit_s,
+            max_open_arterial=max_open_arterial,
+            no_adjacent_arterial=no_adjacent_arterial,
+        )
         proposed.update(opt.starts)
         schedule_map = {
             w.work_id: (proposed[w.work_id], proposed[w.work_id] + dt.timedelta(days=w.duration_days - 1))
