@@ -159,6 +159,38 @@ def test_dxf_without_crs_is_refused_with_candidate(settings: Settings) -> None:
     assert "EPSG:4545" in info.value.en
 
 
+def _dxf_with_xdata() -> bytes:
+    import ezdxf
+
+    doc = ezdxf.new("R2010")
+    doc.appids.add("QJ_TEST")
+    msp = doc.modelspace()
+    for wid in ("GS-001", "DL-001"):
+        entity = msp.add_lwpolyline(expected_xy(wid).tolist(), dxfattribs={"layer": "管线"})
+        entity.set_xdata("QJ_TEST", [(1000, wid)])
+    stream = io.StringIO()
+    doc.write(stream)
+    return stream.getvalue().encode("utf-8")
+
+
+def test_dxf_xdata_ids_and_attribute_table(settings: Settings, tmp_path: Path) -> None:
+    table = "工程编号,管线类别,建设单位,计划开工,计划完工\nGS-001,给水,渝綦水务,2027-03-01,2027-03-20\n"
+    table += "DL-001,电力,国网綦江供电,2027-04-01,2027-04-15\nXX-9,燃气,港华,2027-01-01,2027-01-02\n"
+    result = read_works("cad.dxf", data=_dxf_with_xdata(), crs=4545, attributes=table.encode(), settings=settings)
+    assert result.errors == []
+    assert {w.work_id: w.utility for w in result.works} == {"GS-001": UtilityKind.WATER, "DL-001": UtilityKind.POWER}
+    assert_at_truth(result, "GS-001")
+    assert_at_truth(result, "DL-001")
+    unmatched = next(p for p in result.warnings if p.code == "attributes.unmatched")
+    assert "XX-9" in unmatched.en
+    # the same by path: X_attrs.csv next to X.dxf is found, and read_many does not read it as routes
+    (tmp_path / "plan.dxf").write_bytes(_dxf_with_xdata())
+    (tmp_path / "plan_attrs.csv").write_text(table, encoding="utf-8-sig")
+    both = read_many([tmp_path / "plan.dxf", tmp_path / "plan_attrs.csv"], crs="EPSG:4545", settings=settings)
+    assert sorted(w.work_id for w in both.works) == ["DL-001", "GS-001"]
+    assert "dxf.attributes_sidecar" in codes(both.warnings)
+
+
 def test_csv_gcj02_vertices_gbk_and_order(settings: Settings) -> None:
     result = read_works(DATA / "amap_gcj02.csv", crs="gcj02", settings=settings)
     assert result.errors == []
@@ -170,11 +202,18 @@ def test_csv_gcj02_vertices_gbk_and_order(settings: Settings) -> None:
 
 def test_csv_gcj02_read_as_cgcs2000_is_hundreds_of_metres_off(settings: Settings) -> None:
     """Without --crs the same file is assumed CGCS2000, with a warning saying so."""
-    result = read_works(DATA / "amap_gcj02.csv", settings=settings)
+    data = (DATA / "amap_gcj02.csv").read_bytes()
+    result = read_works("routes.csv", data=data, settings=settings)
     assert "crs.assumed" in codes(result.warnings)
     work = next(w for w in result.works if w.work_id == "GS-001")
     off = np.hypot(*(shapely.get_coordinates(work.geometry) - expected_xy("GS-001")).T)
     assert off.min() > 200
+
+
+def test_crs_from_file_name(settings: Settings) -> None:
+    result = read_works(DATA / "amap_gcj02.csv", settings=settings)
+    assert "crs.from_file_name" in codes(result.warnings)
+    assert_at_truth(result, "GS-001")
 
 
 def test_csv_bd09_wkt_with_bom(settings: Settings) -> None:
@@ -419,16 +458,50 @@ def test_missing_file(settings: Settings, tmp_path: Path) -> None:
         read_works(tmp_path / "nope.geojson", settings=settings)
 
 
-def test_files_from_data_dir_if_generated() -> None:
-    routes = Path(__file__).parents[1] / "data" / "routes"
-    files = sorted(
-        p for p in routes.glob("*") if p.suffix.lower() in {".geojson", ".zip", ".gpkg", ".kml", ".kmz", ".dxf", ".csv"}
-    )
-    if not files:
-        pytest.skip("data/routes/ not generated (run data/generate.py)")
-    for path in files:
-        try:
-            result = read_works(path)
-        except CRSError:
-            continue  # files whose CRS must be declared (documented in data/README.md)
-        assert result.n_features > 0
+ROOT = Path(__file__).parents[1]
+TELECOM_COMPANIES = {"mobile", "dianxin", "unicom"}
+
+
+def _road_corridors() -> dict[str, shapely.Geometry]:
+    """Road name → corridor (centreline buffered by half the red-line width), EPSG:4545."""
+    doc = json.loads((ROOT / "data" / "roads.geojson").read_text(encoding="utf-8"))
+    parts: dict[str, list[shapely.Geometry]] = {}
+    for feature in doc["features"]:
+        xy = np.asarray(feature["geometry"]["coordinates"])
+        line = shapely.LineString(np.column_stack(TO_4545.transform(xy[:, 0], xy[:, 1])))
+        half = feature["properties"]["width_m"] / 2
+        parts.setdefault(feature["properties"]["name"], []).append(line.buffer(half, cap_style="flat"))
+    return {name: shapely.union_all(p) for name, p in parts.items()}
+
+
+def test_data_routes_match_ground_truth() -> None:
+    """Every file in data/routes/ reads without error into the works of data/cases.json.
+
+    Each work lies in the corridors of the roads its legs name (a GCJ-02 / BD-09 file read in
+    the wrong CRS would be hundreds of metres off), with the planned dates and attributes.
+    """
+    routes = ROOT / "data" / "routes"
+    if not (ROOT / "data" / "cases.json").is_file() or not routes.is_dir():
+        pytest.skip("data/ not generated (run data/generate.py)")
+    cases = json.loads((ROOT / "data" / "cases.json").read_text(encoding="utf-8"))["works"]
+    settings = Settings()
+    others = [p for p in sorted(routes.iterdir()) if p.suffix != ".dxf" and not p.name.endswith("_attrs.csv")]
+    result = read_many(others, settings=settings)
+    result.add(read_works(routes / "unicom_cad.dxf", crs="EPSG:4545", settings=settings))
+    assert result.errors == []
+    works = {w.work_id: w for w in result.works}
+    assert set(works) == set(cases)
+    corridors = _road_corridors()
+    for work_id, case in cases.items():
+        work = works[work_id]
+        utility = "telecom" if case["utility"] in TELECOM_COMPANIES else case["utility"]
+        assert (work.utility.value, work.owner, work.emergency) == (utility, case["owner"], case["emergency"])
+        assert work.diameter_mm == case["diameter_mm"]
+        for key in ("start", "end", "earliest_start", "latest_end"):
+            value = getattr(work, key)
+            assert (value.isoformat() if value else None) == case[key], (work_id, key)
+        legs = shapely.union_all([corridors[road] for road, *_ in case["legs"]])
+        inside = work.geometry.intersection(legs).length
+        assert inside >= work.geometry.length - case["off_road_m"] - 1.0, work_id
+        along = sum(abs(b - a) for _, a, b, _ in case["legs"]) + case["off_road_m"]
+        assert work.geometry.length == pytest.approx(along, rel=0.03), work_id  # bends and off-road ends

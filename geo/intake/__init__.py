@@ -22,8 +22,10 @@ Examples
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
+import io
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -35,11 +37,12 @@ import shapely
 from shapely.geometry import mapping
 
 from geo.crs import CRSSpec, geometry_to_working, guess_crs, resolve_crs
-from geo.fields import is_blank, map_fields
+from geo.fields import is_blank, map_fields, normalise_name
 from geo.intake.readers import (
     Format,
     RawFeature,
     RawFile,
+    decode_text,
     detect_format,
     read_csv,
     read_dxf,
@@ -181,6 +184,7 @@ def read_works(
     data: bytes | None = None,
     defaults: Mapping[str, object] | None = None,
     layer_kinds: Mapping[str, UtilityKind] | None = None,
+    attributes: str | Path | bytes | None = None,
 ) -> IntakeResult:
     """Read, transform and validate the routes of one file.
 
@@ -203,6 +207,10 @@ def read_works(
         names, e.g. ``{"计划开工": "2026-03-01"}``) — useful for DXF, which has no attributes.
     layer_kinds
         DXF / KML folder layer name → utility kind (default :data:`geo.fields.DEFAULT_LAYER_KINDS`).
+    attributes
+        An attribute table (CSV path or bytes) joined to the features by 工程编号, or by entity
+        handle (``句柄`` / ``handle``) — for DXF drawings, which carry no attributes. For
+        ``X.dxf``, a sibling ``X_attrs.csv`` is used when present (with a warning saying so).
 
     Raises
     ------
@@ -218,7 +226,72 @@ def read_works(
     name = source_name or PurePath(str(path)).name
     declared = resolve_crs(crs) if crs is not None else None
     raw = _read_raw(Path(path), name, data, layer=layer, settings=settings)
+    if attributes is None and raw.fmt is Format.DXF and data is None:
+        sibling = sidecar_for(Path(path))
+        if sibling is not None:
+            attributes = sibling
+            raw.warnings.append(
+                Where(name).problem(
+                    "dxf.attributes_sidecar",
+                    f"属性取自同名属性表 {sibling.name}",
+                    f"attributes taken from the sibling table {sibling.name}",
+                    severity="warning",
+                )
+            )
+    if attributes is not None:
+        _join_attributes(raw, attributes, settings=settings)
     return _finish(raw, declared=declared, settings=settings, defaults=defaults, layer_kinds=layer_kinds)
+
+
+def sidecar_for(path: Path) -> Path | None:
+    """The attribute table ``X_attrs.csv`` next to a drawing ``X.dxf``, if it exists."""
+    candidate = path.with_name(f"{path.stem}_attrs.csv")
+    return candidate if candidate.is_file() else None
+
+
+_HANDLE_COLUMNS = {"句柄", "handle", "entityhandle", "实体句柄"}
+
+
+def _join_attributes(raw: RawFile, attributes: str | Path | bytes, *, settings: Settings) -> None:
+    """Fill the features' properties from an attribute table, by work id or entity handle."""
+    name = "attributes" if isinstance(attributes, bytes) else Path(attributes).name
+    try:
+        blob = attributes if isinstance(attributes, bytes) else Path(attributes).read_bytes()
+        if len(blob) > settings.max_upload_bytes:
+            raise PayloadTooLarge(f"属性表 {name} 过大", f"attribute table {name} is too large")
+        text, _ = decode_text(blob)
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    except OnetrenchError:
+        raise
+    except (OSError, ValueError, csv.Error) as exc:
+        raise UnreadableFile(
+            f"属性表 {name} 无法读取：{exc}", f"attribute table {name} cannot be read: {exc}"
+        ) from None
+    header = list(rows[0].keys()) if rows else []
+    id_col = next((col for col, target in map_fields(header).items() if target == "work_id"), None)
+    handle_col = next((h for h in header if normalise_name(h) in _HANDLE_COLUMNS), None)
+    by_id = {str(r[id_col]).strip(): r for r in rows if id_col and r.get(id_col)}
+    by_handle = {str(r[handle_col]).strip(): r for r in rows if handle_col and r.get(handle_col)}
+    used: set[int] = set()
+    for feature in raw.features:
+        own_id = _explicit_id(feature, {})
+        row = by_id.get(own_id or "") or by_handle.get(str(feature.props.get("handle", "")))
+        if row is None:
+            continue
+        used.add(id(row))
+        for key, value in row.items():
+            if key is not None and key != handle_col and is_blank(feature.props.get(key)):
+                feature.props[key] = value
+    unused = [r.get(id_col or "", "") or r.get(handle_col or "", "") for r in rows if id(r) not in used]
+    if unused:
+        raw.warnings.append(
+            Where(raw.source).problem(
+                "attributes.unmatched",
+                f"属性表 {name} 中 {len(unused)} 行没有对应的图形：{'、'.join(map(str, unused[:10]))}",
+                f"{len(unused)} row(s) of {name} match no geometry: {', '.join(map(str, unused[:10]))}",
+                severity="warning",
+            )
+        )
 
 
 def read_many(
@@ -238,7 +311,11 @@ def read_many(
     """
     settings = settings or get_settings()
     total = IntakeResult(settings=settings)
-    for path in paths:
+    path_list = [Path(p) for p in paths]
+    sidecars = {sidecar_for(p) for p in path_list if p.suffix.lower() == ".dxf"} - {None}
+    for path in path_list:
+        if path in sidecars:
+            continue  # the attribute table of a drawing in the same list, read with it
         try:
             part = read_works(path, crs=crs, settings=settings, layer=layer, defaults=defaults, layer_kinds=layer_kinds)
         except OnetrenchError as exc:
@@ -325,13 +402,20 @@ def _choose_crs(raw: RawFile, declared: CRSSpec | None) -> tuple[CRSSpec, list[P
                 )
             )
         return declared, warnings, False
+    if raw.crs is None:
+        hinted = _name_hint(raw.source)
+        if hinted is not None:
+            raw.crs = hinted
+            raw.crs_note = f"文件名 / file name {raw.source}"
     if raw.crs is not None:
-        if raw.crs_note.startswith("列名"):
+        if raw.crs_note.startswith(("列名", "文件名")):
             warnings.append(
                 where.problem(
-                    "crs.from_column_names",
-                    f"坐标系按列名判定为 {raw.crs.name}（{raw.crs_note}）",
-                    f"CRS taken as {raw.crs.name} from the column names ({raw.crs_note})",
+                    "crs.from_file_name" if raw.crs_note.startswith("文件名") else "crs.from_column_names",
+                    f"文件未声明坐标系，按{raw.crs_note.split(' / ')[0]}判定为 {raw.crs.name}"
+                    f"（{raw.crs_note}）；如有误请用 --crs 指定",
+                    f"the file declares no CRS; taken as {raw.crs.name} from its {raw.crs_note.split(' / ')[1]}; "
+                    "pass --crs if that is wrong",
                     severity="warning",
                 )
             )
@@ -360,6 +444,25 @@ def _choose_crs(raw: RawFile, declared: CRSSpec | None) -> tuple[CRSSpec, list[P
         )
     )
     return guess.spec, warnings, guess.swapped
+
+
+_NAME_HINTS = (
+    ("gcj", "gcj02"),
+    ("高德", "gcj02"),
+    ("火星", "gcj02"),
+    ("bd09", "bd09"),
+    ("百度", "bd09"),
+    ("baidu", "bd09"),
+)
+
+
+def _name_hint(source: str) -> CRSSpec | None:
+    """GCJ-02 / BD-09 named in a file name (``mobile_gcj02.csv``, ``百度坐标.csv``), else None."""
+    stem = PurePath(source).stem.lower()
+    for word, spec in _NAME_HINTS:
+        if word in stem:
+            return resolve_crs(spec)
+    return None
 
 
 def _finish(

@@ -12,6 +12,7 @@ import codecs
 import csv
 import io
 import json
+import logging
 import math
 import re
 import tempfile
@@ -163,7 +164,7 @@ def _positions(obj: Any, depth: int) -> tuple[Any, int]:
         values = [float(v) for v in obj]
         if any(isinstance(v, bool) for v in obj):
             raise ValueError(f"invalid position {obj!r}")
-        return values[:2], len(values)
+        return values[:2], len(values) if any(v != 0 for v in values[2:]) else 2
     if not isinstance(obj, list | tuple):
         raise ValueError(f"invalid coordinates {obj!r}")
     out = []
@@ -511,7 +512,8 @@ def _kml_coords(el: Element | None) -> tuple[list[list[float]], int]:
         if len(parts) < 2:
             raise ValueError(f"invalid coordinate tuple {token!r}")
         values = [float(p) for p in parts if p != ""]
-        dims = max(dims, len(values))
+        if any(v != 0 for v in values[2:]):  # altitude 0 is "clamped to ground", nothing dropped
+            dims = max(dims, len(values))
         points.append(values[:2])
     return points, dims
 
@@ -630,20 +632,41 @@ def read_kmz(source: str, data: bytes, *, max_bytes: int) -> RawFile:
 # --------------------------------------------------------------------------------------
 
 
-def read_dxf(source: str, data: bytes) -> RawFile:
-    """Read LINE, LWPOLYLINE and POLYLINE entities of the model space, one feature per layer.
+def _xdata_id(entity: Any) -> str:
+    """The first non-empty XDATA string (group code 1000) of an entity, or ``""``."""
+    xdata = getattr(entity, "xdata", None)
+    if not xdata:
+        return ""
+    for appid in list(xdata.data.keys()):
+        for tag in entity.get_xdata(appid):
+            if tag.code == 1000 and str(tag.value).strip():
+                return str(tag.value).strip()
+    return ""
 
-    A CAD drawing draws one route in many entities, so the lines of a layer are merged into
-    one feature (``layer`` tells the utility kind, see :data:`geo.fields.DEFAULT_LAYER_KINDS`);
-    each closed polyline is a separate work-zone feature. Arcs (bulges) are replaced by chords,
-    with a warning. Other entity types are counted in a warning.
+
+def read_dxf(source: str, data: bytes) -> RawFile:
+    """Read LINE, LWPOLYLINE and POLYLINE entities of the model space.
+
+    An entity whose XDATA carries a string (group code 1000, any application) is tagged with
+    it as its 工程编号, and the entities of one id form one feature. A CAD drawing draws one
+    route in many entities, so untagged lines are merged per layer into one feature (the layer
+    tells the utility kind, :data:`geo.fields.DEFAULT_LAYER_KINDS`). Each closed polyline is a
+    separate work-zone feature. Arcs (bulges) become chords, with a warning; other entity types
+    are counted in a warning. Properties: ``layer``, ``handle`` (句柄, of the first entity).
     """
     from ezdxf import recover
     from ezdxf.entities import Line, LWPolyline, Polyline
 
-    doc, _auditor = recover.read(io.BytesIO(data))
-    lines: dict[str, list[LineString]] = {}
-    zones: list[tuple[str, str, Polygon]] = []
+    logger = logging.getLogger("ezdxf")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # recover mode logs every repaired value; its auditor is summarised below
+    try:
+        doc, auditor = recover.read(io.BytesIO(data))
+    finally:
+        logger.setLevel(level)
+    lines: dict[tuple[str, str], list[LineString]] = {}
+    handles: dict[tuple[str, str], str] = {}
+    zones: list[tuple[str, str, str, Polygon]] = []
     ignored: dict[str, int] = {}
     bulges = 0
     zero_length = 0
@@ -654,6 +677,7 @@ def read_dxf(source: str, data: bytes) -> RawFile:
             continue
         layer = str(entity.dxf.get("layer", "0"))
         handle = str(entity.dxf.get("handle", ""))
+        work_id = _xdata_id(entity)
         if isinstance(entity, Line):
             start, end = entity.dxf.start, entity.dxf.end
             pts = [(float(start[0]), float(start[1])), (float(end[0]), float(end[1]))]
@@ -672,22 +696,38 @@ def read_dxf(source: str, data: bytes) -> RawFile:
             closed = bool(entity.is_closed)
         with np.errstate(invalid="ignore"):
             if closed and len(pts) >= 3:
-                zones.append((layer, handle, Polygon(pts)))
+                zones.append((layer, handle, work_id, Polygon(pts)))
                 continue
             if len(pts) < 2 or all(p == pts[0] for p in pts):
                 zero_length += 1
                 continue
-            lines.setdefault(layer, []).append(LineString(pts))
+            key = (layer, work_id)
+            lines.setdefault(key, []).append(LineString(pts))
+            handles.setdefault(key, handle)
     features: list[RawFeature] = []
-    for layer, parts in lines.items():
+    for (layer, work_id), parts in lines.items():
         merged = shapely.line_merge(MultiLineString(parts)) if len(parts) > 1 else parts[0]
-        features.append(
-            RawFeature(len(features), merged, {"layer": layer}, layer=layer, extra={"entities": len(parts)})
-        )
-    for layer, handle, zone in zones:
-        features.append(RawFeature(len(features), zone, {"layer": layer, "handle": handle}, layer=layer))
+        props = {"layer": layer, "handle": handles[(layer, work_id)]}
+        if work_id:
+            props["工程编号"] = work_id
+        features.append(RawFeature(len(features), merged, props, layer=layer, extra={"entities": len(parts)}))
+    for layer, handle, work_id, zone in zones:
+        props = {"layer": layer, "handle": handle}
+        if work_id:
+            props["工程编号"] = work_id
+        features.append(RawFeature(len(features), zone, props, layer=layer))
     where = Where(source)
     warnings = []
+    if auditor.has_errors or auditor.has_fixes:
+        warnings.append(
+            where.problem(
+                "dxf.repaired",
+                f"DXF 文件有 {len(auditor.errors)} 处错误、{len(auditor.fixes)} 处已自动修复，请核对图形",
+                f"the DXF had {len(auditor.errors)} error(s) and {len(auditor.fixes)} automatic fix(es); "
+                "check the drawing",
+                severity="warning",
+            )
+        )
     if bulges:
         warnings.append(
             where.problem(
@@ -726,19 +766,42 @@ def read_dxf(source: str, data: bytes) -> RawFile:
 _WKT_COLUMNS = {"wkt", "geometry", "geom", "thegeom", "shape", "几何", "图形", "几何图形", "wkt坐标"}
 _LON_COLUMNS = {"lon", "lng", "long", "longitude", "x", "经度", "东经"}
 _LAT_COLUMNS = {"lat", "latitude", "y", "纬度", "北纬"}
-_ORDER_COLUMNS = {"seq", "order", "vertex", "pointno", "sequence", "序号", "点号", "顺序", "节点序号", "点序"}
+_ORDER_COLUMNS = {
+    "seq",
+    "order",
+    "vertex",
+    "pointno",
+    "sequence",
+    "序号",
+    "点号",
+    "顺序",
+    "节点序号",
+    "点序",
+    "点序号",
+    "顶点序号",
+}
 _HINTS = (("gcj", "gcj02"), ("高德", "gcj02"), ("火星", "gcj02"), ("腾讯", "gcj02"), ("bd", "bd09"), ("百度", "bd09"))
 _WKT_START = re.compile(r"^\s*(MULTI)?(LINESTRING|POLYGON|POINT)|^\s*GEOMETRYCOLLECTION", re.IGNORECASE)
 
 
 def decode_text(data: bytes) -> tuple[str, str]:
-    """Decode CSV bytes: UTF-8 with or without BOM, else GB18030 (GBK superset)."""
+    """Decode CSV bytes: UTF-8 (with or without BOM), else GB18030 (a GBK superset).
+
+    When neither decodes cleanly, undecodable bytes become U+FFFD and the encoding is reported
+    as ``"utf-8 (damaged)"`` so that the caller can warn.
+    """
     if data.startswith(codecs.BOM_UTF8):
-        return data[3:].decode("utf-8"), "utf-8-sig"
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return data.decode("gb18030"), "gb18030"
+        body = data[3:]
+        try:
+            return body.decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError:
+            return body.decode("utf-8", "replace"), "utf-8 (damaged)"
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", "replace"), "utf-8 (damaged)"
 
 
 def _strip_hint(name: str) -> tuple[str, str | None]:
@@ -765,6 +828,15 @@ def read_csv(source: str, data: bytes) -> RawFile:
     records = [dict(zip(header, r + [""] * (len(header) - len(r)), strict=False)) for r in body]
     where = Where(source)
     warnings = []
+    if encoding == "utf-8 (damaged)":
+        warnings.append(
+            where.problem(
+                "file.encoding_damaged",
+                "CSV 含无法解码的字节（既非 UTF-8 也非 GBK），已替换为 �，请检查文字内容",
+                "the CSV has bytes that decode neither as UTF-8 nor GBK; replaced by �, check the text",
+                severity="warning",
+            )
+        )
     if encoding == "gb18030":
         warnings.append(
             where.problem(

@@ -156,7 +156,9 @@ def bad_geojson() -> None:
     features = [_feature(props, geom) for _, props, geom in cases]
     # NaN coordinates are valid Python JSON (json.dumps writes NaN), as some exporters do.
     features.append(
-        _feature({"工程编号": "B-20", **ok}, {"type": "LineString", "coordinates": [[106.65, 29.03], [float("nan"), 29.04]]})
+        _feature(
+            {"工程编号": "B-20", **ok}, {"type": "LineString", "coordinates": [[106.65, 29.03], [float("nan"), 29.04]]}
+        )
     )
     expected = [code for code, _, _ in cases] + ["geometry.not_finite"]
     (HERE / "bad.geojson").write_text(
@@ -173,7 +175,7 @@ def _zip(path: Path, members: dict[str, bytes]) -> None:
             zf.writestr(info, blob)
 
 
-def _shapefile(
+def _shapefile(  # noqa: PLR0917 - fixture helper
     stem: str, rows: list[dict[str, Any]], geoms: list[Any], crs: str, encoding: str, tmp: Path
 ) -> dict[str, bytes]:
     import geopandas as gpd
@@ -189,17 +191,44 @@ def shapefiles() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         rows = [
-            {"工程编号": "GS-001", "管线类别": "给水", "建设单位": "渝綦水务", "管径": 300, "计划开工": "2027-03-01", "计划完工": "2027-03-20"},
-            {"工程编号": "DL-001", "管线类别": "电力", "建设单位": "国网綦江供电", "电压等级": "10kV", "计划开工": "2027-04-01", "计划完工": "2027-04-15"},
+            {
+                "工程编号": "GS-001",
+                "管线类别": "给水",
+                "建设单位": "渝綦水务",
+                "管径": 300,
+                "计划开工": "2027-03-01",
+                "计划完工": "2027-03-20",
+            },
+            {
+                "工程编号": "DL-001",
+                "管线类别": "电力",
+                "建设单位": "国网綦江供电",
+                "电压等级": "10kV",
+                "计划开工": "2027-04-01",
+                "计划完工": "2027-04-15",
+            },
         ]
         geoms = [LineString(_xy4545(TRUTH["GS-001"])), LineString(_xy4545(TRUTH["DL-001"]))]
         parts = _shapefile("管线", rows, geoms, "EPSG:4545", "GBK", Path(tmp))
         dbf = bytearray(parts[".dbf"])
         dbf[29] = 0  # no language driver id, as older tools write
-        members = {"管线.shp": parts[".shp"], "管线.shx": parts[".shx"], "管线.dbf": bytes(dbf), "管线.prj": parts[".prj"]}
+        members = {
+            "管线.shp": parts[".shp"],
+            "管线.shx": parts[".shx"],
+            "管线.dbf": bytes(dbf),
+            "管线.prj": parts[".prj"],
+        }
         _zip(HERE / "gbk_nocpg.zip", members)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [{"work_id": "TX-001", "utility": "通信", "owner": "中国移动綦江分公司", "start": "2027-06-01", "end": "2027-06-05"}]
+        rows = [
+            {
+                "work_id": "TX-001",
+                "utility": "通信",
+                "owner": "中国移动綦江分公司",
+                "start": "2027-06-01",
+                "end": "2027-06-05",
+            }
+        ]
         parts = _shapefile("telecom", rows, [LineString(TRUTH["TX-001"])], "EPSG:4490", "UTF-8", Path(tmp))
         parts[".cpg"] = b"UTF-8"
         _zip(HERE / "utf8_cpg.zip", {f"telecom{ext}": blob for ext, blob in parts.items()})
@@ -211,12 +240,28 @@ def geopackage() -> None:
     path = HERE / "two_layers.gpkg"
     path.unlink(missing_ok=True)
     water = gpd.GeoDataFrame(
-        [{"工程编号": "GS-001", "管线类别": "给水", "建设单位": "渝綦水务", "计划开工": "2027-03-01", "计划完工": "2027-03-20"}],
+        [
+            {
+                "工程编号": "GS-001",
+                "管线类别": "给水",
+                "建设单位": "渝綦水务",
+                "计划开工": "2027-03-01",
+                "计划完工": "2027-03-20",
+            }
+        ],
         geometry=[LineString(_xy4545(TRUTH["GS-001"]))],
         crs="EPSG:4545",
     )
     power = gpd.GeoDataFrame(
-        [{"工程编号": "DL-001", "管线类别": "电力", "建设单位": "国网綦江供电", "计划开工": "2027-04-01", "计划完工": "2027-04-15"}],
+        [
+            {
+                "工程编号": "DL-001",
+                "管线类别": "电力",
+                "建设单位": "国网綦江供电",
+                "计划开工": "2027-04-01",
+                "计划完工": "2027-04-15",
+            }
+        ],
         geometry=[LineString(_xy4545(TRUTH["DL-001"]))],
         crs="EPSG:4545",
     )
@@ -232,8 +277,10 @@ def kml() -> bytes:
 <Document><name>路由</name>
 <Folder><name>燃气</name>
 <Placemark><name>RQ-001 燃气中压管</name>
-<ExtendedData><Data name="工程编号"><value>RQ-001</value></Data><Data name="建设单位"><value>重庆港华燃气</value></Data>
-<Data name="计划开工"><value>2027-03-05</value></Data><Data name="计划完工"><value>2027-03-25</value></Data></ExtendedData>
+<ExtendedData><Data name="工程编号"><value>RQ-001</value></Data>
+<Data name="建设单位"><value>重庆港华燃气</value></Data>
+<Data name="计划开工"><value>2027-03-05</value></Data>
+<Data name="计划完工"><value>2027-03-25</value></Data></ExtendedData>
 <LineString><coordinates>{coords}</coordinates></LineString></Placemark>
 </Folder>
 <Folder><name>给水</name>
