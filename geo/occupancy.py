@@ -46,6 +46,9 @@ MIN_OFF_ROAD_M = 0.01
 #: Intervals closer than this (m) are merged.
 MERGE_TOLERANCE_M = 1e-6
 
+#: Half-length of the chord (m) giving the centreline's direction at a measure.
+TANGENT_STEP_M = 0.5
+
 _LINE_TYPES = (1, 5)  # LineString, MultiLineString
 _POLY_TYPES = (3, 6)  # Polygon, MultiPolygon
 
@@ -105,35 +108,85 @@ def part_extents(parts: GeomArray, lines: GeomArray) -> tuple[FloatArray, FloatA
     return lo, hi
 
 
-#: Half-length of the chord (m) giving the centreline's direction at a measure.
-TANGENT_STEP_M = 0.5
+@dataclass(slots=True)
+class FlatLines:
+    """Centrelines flattened for vectorised interpolation: vertices, cumulative measures, offsets.
+
+    Parts of a MultiLineString follow each other with a zero-length link, matching the measures of
+    ``shapely.line_locate_point`` on multi-part lines.
+    """
+
+    xy: FloatArray
+    cum: FloatArray
+    start: IntArray
+    key: FloatArray
+    stride: float
+
+    @classmethod
+    def build(cls, lines: GeomArray) -> FlatLines:
+        """Flatten ``lines`` (LineString or MultiLineString)."""
+        parts, owner = shapely.get_parts(lines, return_index=True)
+        xy, pidx = shapely.get_coordinates(parts, return_index=True)
+        seg = np.hypot(*(xy[1:] - xy[:-1]).T)
+        seg[pidx[1:] != pidx[:-1]] = 0.0  # link between parts (and between lines: reset below)
+        cum = np.concatenate(([0.0], np.cumsum(seg)))
+        road_of_vertex = owner[pidx]
+        start = np.searchsorted(road_of_vertex, np.arange(len(lines) + 1)).astype(np.int64)
+        cum = cum - cum[start[:-1]][road_of_vertex]
+        stride = float(cum.max()) + 1.0 if len(cum) else 1.0
+        return cls(xy=xy, cum=cum, start=start, key=road_of_vertex * stride + cum, stride=stride)
+
+    def interpolate(self, road: IntArray, m: FloatArray) -> FloatArray:
+        """Points at measures ``m`` along roads ``road`` (clamped to the line), as an (n, 2) array."""
+        k = np.searchsorted(self.key, road * self.stride + m, side="right") - 1
+        k = np.clip(k, self.start[road], self.start[road + 1] - 2)
+        a, b = self.xy[k], self.xy[k + 1]
+        span = self.cum[k + 1] - self.cum[k]
+        t = np.clip((m - self.cum[k]) / np.maximum(span, 1e-12), 0.0, 1.0)
+        return a + (b - a) * t[:, None]
+
+    def length(self, road: IntArray) -> FloatArray:
+        """Length of each road."""
+        return self.cum[self.start[road + 1] - 1]
 
 
-def local_frame(points: GeomArray, lines: GeomArray) -> tuple[FloatArray, FloatArray]:
-    """Unit direction of each line at the projection of its point, and the signed offset.
+def flat_lines(net: RoadNetwork) -> FlatLines:
+    """The (cached) :class:`FlatLines` of a network's centrelines."""
+    if "flat" not in net._cache:
+        net._cache["flat"] = FlatLines.build(net.centrelines)
+    return net._cache["flat"]
 
-    The direction is the chord over ±:data:`TANGENT_STEP_M` around the projected measure (so at a
-    bend it is the mean of both legs); the offset is positive left of the digitising direction.
+
+def local_frame(
+    points: FloatArray, road: IntArray, measures: FloatArray, flat: FlatLines
+) -> tuple[FloatArray, FloatArray]:
+    """Unit direction of each road at ``measures``, and the signed offset of ``points`` from it.
+
+    The direction is the chord over ±:data:`TANGENT_STEP_M` around the measure (so at a bend it is
+    the mean of both legs); the offset is positive left of the digitising direction.
     """
     if len(points) == 0:
         return np.zeros((0, 2)), np.zeros(0)
-    m = shapely.line_locate_point(lines, points)
-    length = shapely.length(lines)
+    length = flat.length(road)
     step = np.minimum(TANGENT_STEP_M, length / 4.0)
-    a = shapely.get_coordinates(shapely.line_interpolate_point(lines, np.clip(m - step, 0.0, length)))
-    b = shapely.get_coordinates(shapely.line_interpolate_point(lines, np.clip(m + step, 0.0, length)))
-    q = shapely.get_coordinates(shapely.line_interpolate_point(lines, m))
-    p = shapely.get_coordinates(points)
+    a = flat.interpolate(road, np.clip(measures - step, 0.0, length))
+    b = flat.interpolate(road, np.clip(measures + step, 0.0, length))
+    q = flat.interpolate(road, measures)
     t = b - a
     t = t / np.maximum(np.hypot(t[:, 0], t[:, 1]), 1e-12)[:, None]
-    d = p - q
+    d = points - q
     cross = t[:, 0] * d[:, 1] - t[:, 1] * d[:, 0]
     return t, np.sign(cross) * np.hypot(d[:, 0], d[:, 1])
 
 
 def signed_offsets(points: GeomArray, lines: GeomArray) -> FloatArray:
     """Signed distance of each point from its line (positive = left of the digitising direction)."""
-    return local_frame(points, lines)[1]
+    if len(points) == 0:
+        return np.zeros(0)
+    flat = FlatLines.build(lines)
+    road = np.arange(len(lines), dtype=np.int64)
+    m = shapely.line_locate_point(lines, points)
+    return local_frame(shapely.get_coordinates(points), road, m, flat)[1]
 
 
 def merge_intervals(
@@ -200,7 +253,15 @@ def compute_occupancy(
     centrelines = net.centrelines if n_roads else np.zeros(0, dtype=object)
     _, cos_cross = net.thresholds(settings) if n_roads else (np.zeros(0), np.zeros(0))
 
-    pieces = shapely.intersection(geoms[wi], corridors[ri])
+    # Works lying wholly inside a corridor (most routes along one road) need no clipping there.
+    pieces = geoms[wi]
+    if len(wi):
+        inside = shapely.covered_by(pieces, corridors[ri])
+        clip = ~inside
+        pieces[clip] = shapely.intersection(pieces[clip], corridors[ri[clip]])
+    covered = np.zeros(len(geoms), dtype=bool)
+    if len(wi):
+        covered[wi[inside]] = True
     parts, pair = shapely.get_parts(pieces, return_index=True)
     types = shapely.get_type_id(parts)
     is_line = types == 1
@@ -220,9 +281,10 @@ def compute_occupancy(
     seg_at = np.flatnonzero((vidx[1:] == vidx[:-1]) & np.any(coords[1:] != coords[:-1], axis=1))
     vec = coords[seg_at + 1] - coords[seg_at]
     seg_len = np.hypot(vec[:, 0], vec[:, 1])
-    tangent, seg_off = local_frame(
-        shapely.points((coords[seg_at] + coords[seg_at + 1]) / 2.0), centrelines[vroad[seg_at]]
-    )
+    flat = flat_lines(net)
+    mid_xy = (coords[seg_at] + coords[seg_at + 1]) / 2.0
+    mid_m = shapely.line_locate_point(centrelines[vroad[seg_at]], shapely.points(mid_xy))
+    tangent, seg_off = local_frame(mid_xy, vroad[seg_at], mid_m, flat)
     dot = np.abs(vec[:, 0] * tangent[:, 0] + vec[:, 1] * tangent[:, 1])
     along = dot >= cos_cross[vroad[seg_at]] * seg_len
     s_at = seg_at[along]
@@ -244,7 +306,9 @@ def compute_occupancy(
     # Polygon parts (work zones): the extent of their outline along the road, offset of the centroid.
     poly_idx = np.flatnonzero(~is_line)
     z_lo, z_hi = part_extents(parts[poly_idx], lines[poly_idx])
-    z_off = signed_offsets(shapely.centroid(parts[poly_idx]), lines[poly_idx])
+    z_cen = shapely.centroid(parts[poly_idx])
+    z_m = shapely.line_locate_point(lines[poly_idx], z_cen)
+    z_off = local_frame(shapely.get_coordinates(z_cen), road_of_part[poly_idx], z_m, flat)[1]
 
     key, f, t, off = merge_intervals(
         np.concatenate([s_pair, pair[poly_idx]]),
@@ -254,7 +318,7 @@ def compute_occupancy(
     )
 
     if with_off_road:
-        ow, og, olen, oarea = _off_road(geoms, wi, ri, corridors)
+        ow, og, olen, oarea = _off_road(geoms, wi, ri, corridors, covered)
     else:
         ow, og = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
         olen = oarea = np.zeros(0)
@@ -275,10 +339,17 @@ def compute_occupancy(
 
 
 def _off_road(
-    geoms: GeomArray, wi: IntArray, ri: IntArray, corridors: GeomArray
+    geoms: GeomArray, wi: IntArray, ri: IntArray, corridors: GeomArray, covered: NDArray[np.bool_]
 ) -> tuple[IntArray, GeomArray, FloatArray, FloatArray]:
-    """Parts of each work outside all corridors, by repeated vectorised differences."""
-    rest = geoms.copy()
+    """Parts of each work outside all corridors, by repeated vectorised differences.
+
+    Works ``covered`` by one corridor are skipped; the others lose one corridor per round.
+    """
+    todo = ~covered
+    rest = np.empty(len(geoms), dtype=object)
+    rest[todo] = geoms[todo]
+    pick = todo[wi]
+    wi, ri = wi[pick], ri[pick]
     if len(wi):
         first = np.searchsorted(wi, wi, side="left")  # query output is sorted by work
         rank = np.arange(len(wi)) - first
@@ -287,8 +358,8 @@ def _off_road(
             rest[wi[sel]] = shapely.difference(rest[wi[sel]], corridors[ri[sel]])
     types = shapely.get_type_id(geoms)
     is_poly = np.isin(types, _POLY_TYPES)
-    length = np.where(is_poly, 0.0, shapely.length(rest))
-    area = np.where(is_poly, shapely.area(rest), 0.0)
+    length = np.where(is_poly | covered, 0.0, shapely.length(rest))
+    area = np.where(is_poly & ~covered, shapely.area(rest), 0.0)
     keep = (length > MIN_OFF_ROAD_M) | (area > MIN_OFF_ROAD_M * MIN_OFF_ROAD_M)
     idx = np.flatnonzero(keep).astype(np.int64)
     return idx, rest[idx], length[idx], area[idx]

@@ -30,7 +30,7 @@ Examples
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,24 +73,68 @@ class PairTable:
         return len(self.road)
 
 
-@dataclass(slots=True, kw_only=True)
 class DetectionResult:
     """What :func:`detect` found.
 
     Attributes
     ----------
-    occupancy
-        One :class:`~onetrench.domain.Occupancy` per (work, road) with intervals or crossings.
     shared
         One :class:`~onetrench.domain.SharedStretch` per (road, pair of works) sharing at least
         ``min_shared_m``, sorted by road and work ids.
+    occupancy
+        One :class:`~onetrench.domain.Occupancy` per (work, road) with intervals or crossings,
+        built on first access.
     off_road
-        One :class:`~onetrench.domain.OffRoadPart` per work with parts outside every corridor.
+        One :class:`~onetrench.domain.OffRoadPart` per work with parts outside every corridor,
+        built on first access.
+    table
+        The flat arrays behind ``occupancy`` and ``off_road`` (:class:`geo.occupancy.OccupancyTable`),
+        for callers that work on arrays; ``None`` when the result was built by hand.
     """
 
-    occupancy: list[Occupancy] = field(default_factory=list)
-    shared: list[SharedStretch] = field(default_factory=list)
-    off_road: list[OffRoadPart] = field(default_factory=list)
+    __slots__ = ("_make_occupancy", "_make_off_road", "_occupancy", "_off_road", "shared", "table")
+
+    def __init__(
+        self,
+        *,
+        shared: Sequence[SharedStretch] = (),
+        occupancy: Sequence[Occupancy] | None = None,
+        off_road: Sequence[OffRoadPart] | None = None,
+        table: OccupancyTable | None = None,
+        make_occupancy: Callable[[], list[Occupancy]] | None = None,
+        make_off_road: Callable[[], list[OffRoadPart]] | None = None,
+    ) -> None:
+        self.shared: list[SharedStretch] = list(shared)
+        self._occupancy = None if occupancy is None else list(occupancy)
+        self._off_road = None if off_road is None else list(off_road)
+        self.table = table
+        self._make_occupancy = make_occupancy
+        self._make_off_road = make_off_road
+
+    @property
+    def occupancy(self) -> list[Occupancy]:
+        """Occupancy per (work, road)."""
+        if self._occupancy is None:
+            self._occupancy = self._make_occupancy() if self._make_occupancy else []
+        return self._occupancy
+
+    @occupancy.setter
+    def occupancy(self, value: list[Occupancy]) -> None:
+        self._occupancy = list(value)
+
+    @property
+    def off_road(self) -> list[OffRoadPart]:
+        """Parts of works outside every road corridor."""
+        if self._off_road is None:
+            self._off_road = self._make_off_road() if self._make_off_road else []
+        return self._off_road
+
+    @off_road.setter
+    def off_road(self, value: list[OffRoadPart]) -> None:
+        self._off_road = list(value)
+
+    def __repr__(self) -> str:
+        return f"DetectionResult(shared={len(self.shared)} stretches)"
 
 
 def _validate_works(works: Sequence[Work]) -> list[str]:
@@ -188,31 +232,52 @@ def _stretches(pairs: PairTable, ids: Sequence[str], road_ids: Sequence[str]) ->
     return out
 
 
+def _runs(*keys: IntArray) -> list[int]:
+    """Boundaries of runs of equal key tuples (sorted input), as a list ``[0, ..., n]``."""
+    n = len(keys[0])
+    change = np.zeros(max(n - 1, 0), dtype=bool)
+    for k in keys:
+        change |= k[1:] != k[:-1]
+    return [0, *(np.flatnonzero(change) + 1).tolist(), n] if n else [0]
+
+
 def _occupancies(table: OccupancyTable, ids: Sequence[str], road_ids: Sequence[str]) -> list[Occupancy]:
     """Domain objects per (work, road), intervals with offsets plus crossings."""
-    by_pair: dict[tuple[int, int], tuple[list[Interval], list[float], list[float]]] = {}
-    for w, r, f, t, o in zip(
-        table.work.tolist(),
-        table.road.tolist(),
-        table.from_m.tolist(),
-        table.to_m.tolist(),
-        table.offset_m.tolist(),
-        strict=True,
-    ):
-        entry = by_pair.setdefault((w, r), ([], [], []))
-        entry[0].append(Interval(f, t))
-        entry[1].append(o)
-    for w, r, m in zip(table.cross_work.tolist(), table.cross_road.tolist(), table.cross_m.tolist(), strict=True):
-        by_pair.setdefault((w, r), ([], [], []))[2].append(m)
+    groups: dict[tuple[int, int], tuple[tuple[Interval, ...], tuple[float, ...]]] = {}
+    ivs = [Interval(f, t) for f, t in zip(table.from_m.tolist(), table.to_m.tolist(), strict=True)]
+    offs = table.offset_m.tolist()
+    wl, rl = table.work.tolist(), table.road.tolist()
+    for s, e in itertools.pairwise(_runs(table.work, table.road)):
+        groups[(wl[s], rl[s])] = (tuple(ivs[s:e]), tuple(offs[s:e]))
+    cross: dict[tuple[int, int], tuple[float, ...]] = {}
+    cm = table.cross_m.tolist()
+    cw, cr = table.cross_work.tolist(), table.cross_road.tolist()
+    for s, e in itertools.pairwise(_runs(table.cross_work, table.cross_road)):
+        if e > s:
+            cross[(cw[s], cr[s])] = tuple(sorted(cm[s:e]))
+    empty: tuple[tuple[Interval, ...], tuple[float, ...]] = ((), ())
     return [
         Occupancy(
             work_id=ids[w],
             road_id=road_ids[r],
-            intervals=tuple(ivs),
-            offsets_m=tuple(offs),
-            crossings=tuple(sorted(cross)),
+            intervals=groups.get((w, r), empty)[0],
+            offsets_m=groups.get((w, r), empty)[1],
+            crossings=cross.get((w, r), ()),
         )
-        for (w, r), (ivs, offs, cross) in sorted(by_pair.items())
+        for w, r in sorted(groups.keys() | cross.keys())
+    ]
+
+
+def _off_road_parts(table: OccupancyTable, ids: Sequence[str]) -> list[OffRoadPart]:
+    return [
+        OffRoadPart(work_id=ids[w], geometry=g, length_m=ln, area_m2=ar)
+        for w, g, ln, ar in zip(
+            table.off_road_work.tolist(),
+            table.off_road_geom,
+            table.off_road_length_m.tolist(),
+            table.off_road_area_m2.tolist(),
+            strict=True,
+        )
     ]
 
 
@@ -221,7 +286,6 @@ def detect(
     roads: Sequence[Road] | RoadNetwork,
     *,
     settings: Settings | None = None,
-    with_occupancy: bool = True,
     with_off_road: bool = True,
 ) -> DetectionResult:
     """Find the shared road stretches between works.
@@ -234,8 +298,13 @@ def detect(
         Roads or a :class:`~geo.roads.RoadNetwork` (split at junctions or not).
     settings
         Thresholds (``min_shared_m``, ``crossing_angle_deg``, per road class).
-    with_occupancy, with_off_road
-        Skip building these parts of the result when not needed (faster on large inputs).
+    with_off_road
+        Compute the parts of works outside every corridor (set ``False`` to skip that cost).
+
+    Notes
+    -----
+    ``result.occupancy`` and ``result.off_road`` are turned into domain objects on first access;
+    the arrays behind them are in ``result.table``.
 
     Raises
     ------
@@ -251,21 +320,12 @@ def detect(
     road_ids = net.road_ids.tolist()
     min_shared, _ = net.thresholds(settings) if len(net) else (np.zeros(0), np.zeros(0))
     pairs = shared_pairs(table, min_shared)
-    result = DetectionResult(shared=_stretches(pairs, ids, road_ids))
-    if with_occupancy:
-        result.occupancy = _occupancies(table, ids, road_ids)
-    if with_off_road:
-        result.off_road = [
-            OffRoadPart(work_id=ids[w], geometry=g, length_m=float(ln), area_m2=float(ar))
-            for w, g, ln, ar in zip(
-                table.off_road_work.tolist(),
-                table.off_road_geom,
-                table.off_road_length_m,
-                table.off_road_area_m2,
-                strict=True,
-            )
-        ]
-    return result
+    return DetectionResult(
+        shared=_stretches(pairs, ids, road_ids),
+        table=table,
+        make_occupancy=lambda: _occupancies(table, ids, road_ids),
+        make_off_road=lambda: _off_road_parts(table, ids),
+    )
 
 
 # --------------------------------------------------------------------------------------
