@@ -16,12 +16,19 @@ import sqlite3
 from types import ModuleType
 from typing import Any
 
+import shapely  # noqa: F401 - see _GEOS_NOTE
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from onetrench.errors import ConfigError
+
+#: SQLite loads extensions with RTLD_GLOBAL, so once mod_spatialite is loaded its (system) GEOS
+#: symbols would shadow those of shapely's bundled GEOS if shapely were imported later — shapely
+#: then calls the wrong GEOS and fails or corrupts memory ("WKB output dimension must be 2 or 3").
+#: Importing shapely first binds its symbols to its own GEOS.
+_GEOS_NOTE = "import shapely before loading SpatiaLite"
 
 SPATIALITE_HINT_ZH = "请安装 SpatiaLite：sudo apt-get install libsqlite3-mod-spatialite（或运行 make setup）"
 SPATIALITE_HINT_EN = "install SpatiaLite: sudo apt-get install libsqlite3-mod-spatialite (or run make setup)"

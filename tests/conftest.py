@@ -129,3 +129,70 @@ def api_engine(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> It
         conn.execute(text(f"TRUNCATE {API_TABLES} RESTART IDENTITY CASCADE"))
         conn.execute(text("INSERT INTO service_locks (name, counter) VALUES ('works', 0)"))
     yield engine
+
+
+API_DATA = os.path.join(os.path.dirname(__file__), "data", "api")  # noqa: PTH118, PTH120
+
+
+class ApiWorld:
+    """A test client on a fresh database with one admin, the bureau and four utilities.
+
+    ``headers(name)`` gives the bearer header of ``"admin"``, ``"bureau"``, ``"power"``,
+    ``"water"``, ``"gas"`` or ``"telecom"``; ``upload(name)`` posts ``tests/data/api/<name>.geojson``.
+    """
+
+    ORGS = (
+        ("admin", "admin", "系统管理员"),
+        ("bureau", "bureau", "綦江区城市管理局"),
+        ("power", "utility", "国网重庆綦江供电公司"),
+        ("water", "utility", "渝綦水务"),
+        ("gas", "utility", "重庆港华燃气"),
+        ("telecom", "utility", "中国电信綦江分公司"),
+    )
+
+    def __init__(self, engine: Engine) -> None:
+        from fastapi.testclient import TestClient
+        from sqlalchemy.orm import Session
+
+        from api.app import create_app
+        from api.services.auth import create_organisation, create_token
+        from onetrench.settings import Settings
+
+        self.engine = engine
+        self.settings = Settings(database_url="sqlite://")
+        self.app = create_app(self.settings, engine=engine)
+        self.client = TestClient(self.app, raise_server_exceptions=False)
+        self.tokens: dict[str, str] = {}
+        with Session(engine) as session:
+            for code, kind, name in self.ORGS:
+                create_organisation(session, code=code, name=name, kind=kind)
+                self.tokens[code], _ = create_token(session, org_code=code)
+            session.commit()
+
+    def headers(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[name]}"}
+
+    def path(self, name: str) -> str:
+        return os.path.join(API_DATA, name)  # noqa: PTH118
+
+    def load_roads(self) -> None:
+        with open(self.path("roads.geojson"), "rb") as fh:  # noqa: PTH123
+            r = self.client.post("/roads", files={"file": ("roads.geojson", fh)}, headers=self.headers("bureau"))
+        assert r.status_code == 200, r.text
+
+    def upload(self, name: str, *, org: str | None = None) -> dict[str, object]:
+        with open(self.path(f"{name}.geojson"), "rb") as fh:  # noqa: PTH123
+            r = self.client.post(
+                "/works/upload", files={"file": (f"{name}.geojson", fh)}, headers=self.headers(org or name)
+            )
+        assert r.status_code == 200, r.text
+        body: dict[str, object] = r.json()
+        return body
+
+
+@pytest.fixture
+def api_world(api_engine: Engine) -> Iterator[ApiWorld]:
+    """:class:`ApiWorld` on SpatiaLite and on PostGIS."""
+    world = ApiWorld(api_engine)
+    with world.client:
+        yield world

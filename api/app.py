@@ -1,0 +1,97 @@
+"""The FastAPI application: ``create_app(settings)``; ``onetrench serve`` runs it with uvicorn.
+
+On start the database named by ``settings.database_url`` is opened (SpatiaLite or PostGIS,
+:func:`api.db.make_engine`) and upgraded to the newest migration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from api.db import make_engine
+from api.migrate import upgrade
+from api.problems import HANDLERS
+from onetrench import __version__
+from onetrench.settings import Settings, get_settings
+
+DESCRIPTION = """
+onetrench — 同一路段、同一时段：綦江区道路联合开挖协调服务 / joint road excavation coordination.
+
+* Utilities upload proposed routes and at once see validation problems per feature and the
+  findings against every stored work; they see their own works in full and of other
+  organisations' works only the stretches shared with theirs.
+* The planning bureau sees everything, runs the plan, approves or sends back bundles, exports
+  the permit package (ZIP) for 渝快办, reads maps and KPIs.
+* Admins manage organisations and tokens.
+
+Authenticate with `Authorization: Bearer <token>` (`onetrench token create --org … --role …`).
+Errors are RFC 9457 problem details (`application/problem+json`) in English and Chinese.
+Geometries are GeoJSON in EPSG:4490 (longitude first).
+"""
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """Create the application.
+
+    Parameters
+    ----------
+    settings
+        The settings (default: from the environment).
+    engine
+        An engine to use instead of one made from ``settings.database_url`` (tests).
+
+    Examples
+    --------
+    >>> app = create_app(Settings(database_url="sqlite://"))
+    >>> "/works/upload" in app.openapi()["paths"]
+    True
+    """
+    from api.routes import admin, review, roads, works
+
+    settings = settings or get_settings()
+    owns_engine = engine is None
+    engine = engine or make_engine(settings.database_url)
+    upgrade(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if app.state.owns_engine:
+            app.state.engine.dispose()
+
+    app = FastAPI(
+        title="onetrench",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "works 工程", "description": "上传与管理工程 / upload and manage works"},
+            {"name": "roads 道路", "description": "道路网 / road network"},
+            {"name": "findings 检查结果", "description": "同一路段、同一时段等检查结果 / findings of the rule"},
+            {"name": "plan 统筹", "description": "统筹与联合开挖 / plan and bundles"},
+            {"name": "bundles 联合开挖包", "description": "审批与许可申请包 / review and permit packages"},
+            {"name": "maps 地图", "description": "离线 HTML 地图 / offline maps"},
+            {"name": "kpis 指标", "description": "统计指标 / key figures"},
+            {"name": "admin 管理", "description": "机构与令牌 / organisations and tokens"},
+        ],
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.owns_engine = owns_engine
+    app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
+    for exc_class, handler in HANDLERS.items():
+        app.add_exception_handler(exc_class, handler)
+    for module in (works, roads, review, admin):
+        app.include_router(module.router)
+
+    @app.get("/health", tags=["admin 管理"])
+    def health() -> dict[str, str]:
+        """Liveness (no token needed)."""
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,52 @@
+"""FastAPI dependencies as ``Annotated`` aliases: the database session, settings and caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from api.services.auth import Principal, authenticate
+from onetrench.settings import Settings
+
+bearer = HTTPBearer(auto_error=False, description="访问令牌 / API token: `onetrench token create --org …`")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request, committed when the handler succeeds (before the response is sent)."""
+    session: Session = request.app.state.sessionmaker()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_settings_dep(request: Request) -> Settings:
+    """The settings the app was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def get_principal(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The authenticated caller (401 when the token is missing, unknown, expired or revoked)."""
+    principal = authenticate(session, credentials.credentials if credentials else None)
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

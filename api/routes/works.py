@@ -1,0 +1,195 @@
+"""Works: upload (file or GeoJSON body), list, read, update, withdraw, history, findings."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, File, Form, Query, UploadFile
+
+from api import present
+from api.deps import CurrentPrincipal, SessionDep, SettingsDep
+from api.models import Role
+from api.problems import PROBLEM_JSON
+from api.schemas import (
+    FEATURE_COLLECTION_EXAMPLE,
+    FindingsPublic,
+    UploadPublic,
+    WorkHistoryPublic,
+    WorkPublic,
+    WorksPublic,
+    WorkUpdate,
+)
+from api.services import findings as finding_service
+from api.services import works as work_service
+from api.services.auth import Principal
+from api.services.geometry import from_db, parse_geojson
+from onetrench.errors import InputError, PayloadTooLarge
+from onetrench.settings import Settings
+
+router = APIRouter(prefix="/works", tags=["works 工程"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"description": d, "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemPublic"}}}}
+    for s, d in {
+        400: "文件无法读取 / unreadable file",
+        401: "缺少或无效令牌 / missing or invalid token",
+        403: "无权操作 / not allowed",
+        404: "不存在或无权查看 / not found (or not visible)",
+        409: "冲突 / conflict",
+        413: "上传过大 / upload too large",
+        422: "输入有误（逐要素列出）/ invalid input, per feature",
+    }.items()
+}
+
+
+def _too_large(size: int, settings: Settings) -> None:
+    if size > settings.max_upload_bytes:
+        raise PayloadTooLarge(
+            f"上传内容 {size} 字节，超过上限 {settings.max_upload_bytes} 字节",
+            f"the upload is {size} bytes, over the limit of {settings.max_upload_bytes} bytes",
+        )
+
+
+def _ingest(
+    session: SessionDep,
+    principal: Principal,
+    settings: Settings,
+    *,
+    name: str,
+    data: bytes,
+    crs: str | None,
+    layer: str | None,
+) -> UploadPublic:
+    from geo.intake import read_works
+
+    principal.require(Role.UTILITY, action_zh="上传工程", action_en="uploading works")
+    result = read_works(name, data=data, crs=crs, settings=settings, layer=layer, source_name=name)
+    if not result.works and result.errors:
+        raise InputError(
+            f"文件 {name} 中没有有效的工程，共 {len(result.errors)} 个问题",
+            f"no valid work in {name}: {len(result.errors)} problem(s)",
+            details=result.errors,
+        )
+    outcome = work_service.store_works(session, principal, result.works, settings=settings, source=name)
+    views = [work_service.WorkView(row=r, geometry=from_db(r.geometry), redacted=False) for r in outcome.works]
+    return UploadPublic(
+        n_features=result.n_features,
+        created=outcome.created,
+        updated=outcome.updated,
+        works=[present.work(v, settings) for v in views],
+        errors=present.problems(result.errors),
+        warnings=present.problems(result.warnings),
+        findings=[present.finding(f, settings) for f in outcome.findings],
+    )
+
+
+@router.post("/upload", response_model=UploadPublic, responses=ERRORS, summary="上传路由文件 / upload a route file")
+def upload_file(
+    *,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="GeoJSON, zipped Shapefile, GeoPackage, KML/KMZ, DXF or CSV")],
+    crs: Annotated[str | None, Form(description="坐标系 / CRS, e.g. EPSG:4490, gcj02, bd09")] = None,
+    layer: Annotated[str | None, Form(description="图层 / layer")] = None,
+) -> UploadPublic:
+    """Upload one route file: returns the validated works, every problem, and the findings against everything stored."""
+    principal.require(Role.UTILITY, action_zh="上传工程", action_en="uploading works")
+    if file.size is not None:
+        _too_large(file.size, settings)
+    data = file.file.read(settings.max_upload_bytes + 1)
+    _too_large(len(data), settings)
+    return _ingest(
+        session, principal, settings, name=file.filename or "upload", data=data, crs=crs or None, layer=layer or None
+    )
+
+
+@router.post("", response_model=UploadPublic, responses=ERRORS, summary="上传 GeoJSON / upload a GeoJSON body")
+def upload_geojson(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+    body: Annotated[
+        dict[str, Any], Body(description="GeoJSON FeatureCollection", examples=[FEATURE_COLLECTION_EXAMPLE])
+    ],
+    crs: Annotated[str | None, Query(description="坐标系 / CRS (default: EPSG:4490)")] = None,
+) -> UploadPublic:
+    """Upload works as a GeoJSON FeatureCollection (same answer as the file upload)."""
+    principal.require(Role.UTILITY, action_zh="上传工程", action_en="uploading works")
+    data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    _too_large(len(data), settings)
+    return _ingest(session, principal, settings, name="body.geojson", data=data, crs=crs, layer=None)
+
+
+@router.get("", response_model=WorksPublic, responses=ERRORS, summary="工程列表 / list works")
+def list_works(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+    include_withdrawn: bool = False,
+    utility: Annotated[str | None, Query(description="管线类别 / utility kind, e.g. power")] = None,
+) -> WorksPublic:
+    """Your works in full, and of other organisations' works only the stretches shared with yours (bureau: all)."""
+    kind = None
+    if utility is not None:
+        from onetrench.domain import UtilityKind
+
+        kind = UtilityKind.parse(utility, field_name="utility").value
+    views = work_service.list_works(session, principal, include_withdrawn=include_withdrawn, utility=kind)
+    return WorksPublic(count=len(views), works=[present.work(v, settings) for v in views])
+
+
+@router.get("/{work_pk}", response_model=WorkPublic, responses=ERRORS, summary="工程详情 / one work")
+def get_work(session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep, work_pk: int) -> WorkPublic:
+    """One work as you may see it (404 when it is not visible to you)."""
+    return present.work(work_service.get_work(session, principal, work_pk), settings)
+
+
+@router.patch("/{work_pk}", response_model=UploadPublic, responses=ERRORS, summary="修改工程 / update a work")
+def update_work(
+    session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep, work_pk: int, body: WorkUpdate
+) -> UploadPublic:
+    """Change your own work (a new version is kept) and re-check it; returns the work and its findings."""
+    changes = body.model_dump(exclude_unset=True)
+    if "geometry" in changes:
+        if changes["geometry"] is None:
+            raise InputError("geometry 不能为空", "geometry cannot be null")
+        changes["geometry"] = parse_geojson(changes["geometry"], settings)
+    row, found = work_service.update_work(session, principal, work_pk, changes, settings=settings)
+    view = work_service.get_work(session, principal, row.id)
+    return UploadPublic(
+        n_features=1,
+        created=0,
+        updated=1,
+        works=[present.work(view, settings)],
+        errors=[],
+        warnings=[],
+        findings=[present.finding(f, settings) for f in found],
+    )
+
+
+@router.post("/{work_pk}/withdraw", response_model=WorkPublic, responses=ERRORS, summary="撤回工程 / withdraw")
+def withdraw_work(session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep, work_pk: int) -> WorkPublic:
+    """Withdraw your own work: it is kept with its history but leaves every check, plan and bundle."""
+    row = work_service.withdraw_work(session, principal, work_pk, settings=settings)
+    return present.work(work_service.WorkView(row=row, geometry=from_db(row.geometry), redacted=False), settings)
+
+
+@router.get("/{work_pk}/history", response_model=WorkHistoryPublic, responses=ERRORS, summary="历史版本 / history")
+def work_history(
+    session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep, work_pk: int
+) -> WorkHistoryPublic:
+    """Every kept version of your work (bureau: of any work)."""
+    versions = work_service.history(session, principal, work_pk)
+    key = work_service.get_work(session, principal, work_pk).row.key
+    return WorkHistoryPublic(work=key, versions=[present.version(v, settings) for v in versions])
+
+
+@router.get("/{work_pk}/findings", response_model=FindingsPublic, responses=ERRORS, summary="工程的检查结果")
+def work_findings(
+    session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep, work_pk: int
+) -> FindingsPublic:
+    """Findings concerning one work (a utility: only those that also concern its own works)."""
+    rows = finding_service.list_findings(session, principal, work_pk=work_pk)
+    return FindingsPublic(count=len(rows), findings=[present.finding(f, settings) for f in rows])

@@ -1,0 +1,211 @@
+"""The incremental check: compare new or changed works with the stored works near them.
+
+Only the stored works and roads near the new works are loaded, through the database's spatial
+index (GiST and ``ST_DWithin`` on PostGIS; the R*Tree of the geometry column on SpatiaLite,
+refined exactly with shapely). Two works can share a road only if both lie in its corridor, so
+they are never further apart than the widest road's red-line width: that is the search radius.
+
+Checks that must see each other's results (two uploads at once) are serialised by
+:func:`lock_works`, so a finding is never lost nor stored twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import shapely
+from sqlalchemy import Select, delete, func, select, text, update
+from sqlalchemy.orm import Session
+
+from api.models import FindingRow, FindingWork, OccupancyRow, RoadRow, ServiceLock, WorkRow
+from api.services.convert import finding_to_row, road_from_row, work_from_row
+from api.services.geometry import from_db
+from onetrench.domain import Finding, Occupancy, Road, Work
+from onetrench.settings import Settings
+
+#: Largest id list bound in one query.
+CHUNK = 900
+
+
+def lock_works(session: Session) -> None:
+    """Take the works lock for the rest of the transaction (row lock on PostGIS, write lock on SQLite)."""
+    session.execute(update(ServiceLock).where(ServiceLock.name == "works").values(counter=ServiceLock.counter + 1))
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
+    for i in range(0, len(ids), CHUNK):
+        yield list(ids[i : i + CHUNK])
+
+
+def max_road_width(session: Session) -> float:
+    """The widest red-line width stored (0 without roads)."""
+    return float(session.scalar(select(func.max(RoadRow.width_m))) or 0.0)
+
+
+def _near_ids_sqlite(session: Session, table: str, column: str, new_ids: list[int], margin: float) -> set[int]:
+    sql = text(
+        f"SELECT DISTINCT idx.pkid FROM works AS n, idx_{table}_{column} AS idx "
+        "WHERE n.id IN (SELECT value FROM json_each(:ids)) "
+        "AND idx.xmin <= MbrMaxX(n.geometry) + :m AND idx.xmax >= MbrMinX(n.geometry) - :m "
+        "AND idx.ymin <= MbrMaxY(n.geometry) + :m AND idx.ymax >= MbrMinY(n.geometry) - :m"
+    )
+    import json
+
+    return {int(r[0]) for r in session.execute(sql, {"ids": json.dumps(new_ids), "m": margin})}
+
+
+def near_work_ids(session: Session, new_ids: Sequence[int], margin: float) -> set[int]:
+    """Ids of stored, not withdrawn works within ``margin`` metres of any of ``new_ids`` (these included)."""
+    found: set[int] = set()
+    dialect = session.get_bind().dialect.name
+    for ids in _chunks(list(new_ids)):
+        if dialect == "sqlite":
+            found |= _near_ids_sqlite(session, "works", "geometry", ids, margin)
+        else:
+            n = WorkRow.__table__.alias("n")
+            stmt: Select[Any] = (
+                select(WorkRow.id)
+                .join(n, func.ST_DWithin(WorkRow.geometry, n.c.geometry, margin))
+                .where(n.c.id.in_(ids))
+                .distinct()
+            )
+            found |= set(session.scalars(stmt))
+    return found
+
+
+def near_road_ids(session: Session, new_ids: Sequence[int], margin: float) -> set[int]:
+    """Ids of roads within ``margin`` metres of any of the works ``new_ids``."""
+    found: set[int] = set()
+    dialect = session.get_bind().dialect.name
+    for ids in _chunks(list(new_ids)):
+        if dialect == "sqlite":
+            found |= _near_ids_sqlite(session, "roads", "geometry", ids, margin)
+        else:
+            n = WorkRow.__table__.alias("n")
+            stmt: Select[Any] = (
+                select(RoadRow.id)
+                .join(n, func.ST_DWithin(RoadRow.geometry, n.c.geometry, margin))
+                .where(n.c.id.in_(ids))
+                .distinct()
+            )
+            found |= set(session.scalars(stmt))
+    return found
+
+
+def _load(session: Session, model: Any, ids: set[int]) -> list[Any]:
+    rows: list[Any] = []
+    for chunk in _chunks(sorted(ids)):
+        rows.extend(session.scalars(select(model).where(model.id.in_(chunk))))
+    return rows
+
+
+@dataclass
+class CheckResult:
+    """What a check found for the works it was asked about."""
+
+    findings: list[FindingRow] = field(default_factory=list)
+    compared_with: int = 0
+    roads_considered: int = 0
+
+
+def _within(geoms: list[Any], others: list[Any], margin: float) -> list[bool]:
+    """For each of ``others``, whether it lies within ``margin`` of any of ``geoms`` (exact)."""
+    if not others:
+        return []
+    tree = shapely.STRtree(geoms)
+    hit = tree.query(others, predicate="dwithin", distance=margin)
+    flags = [False] * len(others)
+    for j in set(hit[0].tolist()):
+        flags[j] = True
+    return flags
+
+
+def run_rule(works: list[Work], roads: list[Road], settings: Settings) -> tuple[list[Finding], list[Occupancy]]:
+    """Run the detector and the scheduling rule on plain domain objects (adapter over geo/ and scheduling/)."""
+    from geo.overlap import detect
+    from scheduling.plan import run_plan
+
+    detection = detect(works, roads, settings=settings)
+    result = run_plan(works, roads, detection, settings=settings)
+    occupancy = detection.occupancy
+    occ_list: list[Occupancy] = list(occupancy.values()) if isinstance(occupancy, dict) else list(occupancy)
+    return list(result.findings), occ_list
+
+
+def check_works(session: Session, rows: Sequence[WorkRow], settings: Settings) -> CheckResult:
+    """Recompute the findings and occupancies of ``rows`` against the stored works near them.
+
+    The caller holds :func:`lock_works`; ``rows`` are flushed. Old findings of these works are
+    replaced; findings between other works are left alone.
+    """
+    result = CheckResult()
+    live = [r for r in rows if not r.withdrawn]
+    all_ids = [r.id for r in rows]
+    _forget(session, all_ids)
+    if not live:
+        return result
+    live_ids = [r.id for r in live]
+    width = max_road_width(session)
+    road_rows = _load(session, RoadRow, near_road_ids(session, live_ids, width / 2.0)) if width > 0 else []
+    candidates = near_work_ids(session, live_ids, width) if width > 0 else set(live_ids)
+    others = [r for r in _load(session, WorkRow, candidates - set(live_ids)) if not r.withdrawn]
+    new_geoms = [from_db(r.geometry) for r in live]
+    other_geoms = [from_db(r.geometry) for r in others]
+    keep = _within(new_geoms, other_geoms, width)
+    others = [r for r, k in zip(others, keep, strict=True) if k]
+    result.compared_with = len(others)
+    result.roads_considered = len(road_rows)
+    works = [work_from_row(r) for r in [*live, *others]]
+    roads = [road_from_row(r) for r in road_rows]
+    findings, occupancy = run_rule(works, roads, settings)
+    pk_by_key = {r.key: r.id for r in [*live, *others]}
+    road_pk = {r.road_id: r.id for r in road_rows}
+    new_keys = {r.key for r in live}
+    for occ in occupancy:
+        if occ.work_id in new_keys and occ.road_id in road_pk:
+            session.add(
+                OccupancyRow(
+                    work_pk=pk_by_key[occ.work_id],
+                    road_pk=road_pk[occ.road_id],
+                    intervals=[[iv.from_m, iv.to_m] for iv in occ.intervals],
+                    offsets_m=list(occ.offsets_m),
+                    crossings=list(occ.crossings),
+                    length_m=occ.length_m,
+                )
+            )
+    result.findings = store_findings(session, [f for f in findings if new_keys & set(f.work_ids)], pk_by_key)
+    return result
+
+
+def store_findings(session: Session, findings: Sequence[Finding], pk_by_key: dict[str, int]) -> list[FindingRow]:
+    """Insert findings (one row per distinct key) with their links to works."""
+    rows: list[FindingRow] = []
+    seen: set[str] = set()
+    for finding in findings:
+        row = finding_to_row(finding)
+        if row.key in seen:
+            continue
+        seen.add(row.key)
+        existing = session.scalar(select(FindingRow).where(FindingRow.key == row.key))
+        if existing is not None:
+            rows.append(existing)
+            continue
+        row.works = [FindingWork(work_pk=pk_by_key[k]) for k in sorted(set(finding.work_ids)) if k in pk_by_key]
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+def _forget(session: Session, work_pks: Sequence[int]) -> None:
+    """Delete the findings and occupancies of these works."""
+    for chunk in _chunks(list(work_pks)):
+        finding_ids = sorted(set(session.scalars(select(FindingWork.finding_id).where(FindingWork.work_pk.in_(chunk)))))
+        for ids in _chunks(finding_ids):
+            session.execute(delete(FindingWork).where(FindingWork.finding_id.in_(ids)))
+            session.execute(delete(FindingRow).where(FindingRow.id.in_(ids)))
+        session.execute(delete(OccupancyRow).where(OccupancyRow.work_pk.in_(chunk)))
+    session.flush()
+    session.expire_all()

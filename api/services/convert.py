@@ -1,0 +1,272 @@
+"""Conversions between database rows and the domain objects of :mod:`onetrench.domain`.
+
+Inside the service a work's domain ``work_id`` is its row ``key`` (``"<org code>:<work id>"``),
+so that works of different utilities never clash in a plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from api.models import BundleRow, FindingRow, RoadRow, WorkRow
+from api.services.geometry import from_db, to_db
+from onetrench.domain import (
+    Bundle,
+    Finding,
+    FindingKind,
+    Interval,
+    PavementKind,
+    Road,
+    RoadStretch,
+    Savings,
+    Severity,
+    Work,
+)
+
+WORK_FIELDS = (
+    "utility",
+    "owner",
+    "name",
+    "contact",
+    "start",
+    "end",
+    "earliest_start",
+    "latest_end",
+    "diameter_mm",
+    "voltage_kv",
+    "gas_pressure",
+    "trench_width_m",
+    "depth_m",
+    "method",
+    "emergency",
+    "source",
+)
+
+
+def work_key(org_code: str, work_id: str) -> str:
+    """The service-wide identifier of a work.
+
+    Examples
+    --------
+    >>> work_key("sgcc", "P-1")
+    'sgcc:P-1'
+    """
+    return f"{org_code}:{work_id}"
+
+
+def work_from_row(row: WorkRow) -> Work:
+    """The domain work of a row (``work_id`` = the row's key)."""
+    return Work(
+        work_id=row.key,
+        utility=row.utility,
+        owner=row.owner,
+        geometry=from_db(row.geometry),
+        start=row.start,
+        end=row.end,
+        earliest_start=row.earliest_start,
+        latest_end=row.latest_end,
+        diameter_mm=row.diameter_mm,
+        voltage_kv=row.voltage_kv,
+        gas_pressure=row.gas_pressure,
+        trench_width_m=row.trench_width_m,
+        depth_m=row.depth_m,
+        method=row.method,
+        emergency=row.emergency,
+        name=row.name,
+        contact=row.contact,
+        source=row.source,
+        attributes=dict(row.attributes or {}),
+    )
+
+
+def apply_work(row: WorkRow, work: Work) -> None:
+    """Copy the fields of a domain work onto a row (the key and owner organisation stay)."""
+    for name in WORK_FIELDS:
+        setattr(row, name, getattr(work, name))
+    row.attributes = _jsonable(dict(work.attributes))
+    row.geometry = to_db(work.geometry)
+
+
+def snapshot(row: WorkRow) -> dict[str, Any]:
+    """A JSON snapshot of a work's attributes, kept in its history."""
+    out: dict[str, Any] = {"work_id": row.work_id, "key": row.key}
+    for name in WORK_FIELDS:
+        out[name] = _jsonable(getattr(row, name))
+    out["attributes"] = _jsonable(row.attributes)
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def road_from_row(row: RoadRow) -> Road:
+    """The domain road of a row."""
+    return Road(
+        road_id=row.road_id,
+        name=row.name,
+        road_class=row.road_class,
+        width_m=row.width_m,
+        geometry=from_db(row.geometry),
+        last_works_date=row.last_works_date,
+        last_works_kind=row.last_works_kind,
+        pavement=row.pavement,
+    )
+
+
+def apply_road(row: RoadRow, road: Road) -> None:
+    """Copy a domain road onto a row."""
+    row.road_id = road.road_id
+    row.name = road.name
+    row.road_class = road.road_class
+    row.width_m = float(road.width_m)
+    row.last_works_date = road.last_works_date
+    row.last_works_kind = road.last_works_kind
+    row.pavement = road.pavement
+    row.geometry = to_db(road.geometry)
+
+
+def _intervals(items: tuple[Interval, ...]) -> list[list[float]]:
+    return [[round(iv.from_m, 3), round(iv.to_m, 3)] for iv in items]
+
+
+def finding_key(finding: Finding) -> str:
+    """A stable identity for a finding: kind, road, sorted works and the measures concerned."""
+    works = ",".join(sorted(finding.work_ids))
+    measures = json.dumps(_intervals(finding.measures))
+    digest = hashlib.sha256(f"{finding.kind.value}|{finding.road_id}|{works}|{measures}".encode()).hexdigest()
+    return f"{finding.kind.value}:{finding.road_id or '-'}:{digest[:24]}"
+
+
+def finding_to_row(finding: Finding) -> FindingRow:
+    """A new row for a finding (links to works are added by the caller)."""
+    return FindingRow(
+        key=finding_key(finding),
+        kind=finding.kind,
+        severity=finding.severity,
+        work_keys=sorted(finding.work_ids),
+        road_id=finding.road_id,
+        road_name=finding.road_name,
+        zh=finding.zh,
+        en=finding.en,
+        fix_zh=finding.fix_zh,
+        fix_en=finding.fix_en,
+        measures=_intervals(finding.measures),
+        data=_jsonable(dict(finding.data)),
+        geometry=to_db(finding.geometry) if finding.geometry is not None and not finding.geometry.is_empty else None,
+    )
+
+
+def finding_from_row(row: FindingRow) -> Finding:
+    """The domain finding of a row."""
+    return Finding(
+        kind=FindingKind(row.kind),
+        severity=Severity(row.severity),
+        work_ids=tuple(row.work_keys),
+        zh=row.zh,
+        en=row.en,
+        fix_zh=row.fix_zh,
+        fix_en=row.fix_en,
+        road_id=row.road_id,
+        road_name=row.road_name,
+        measures=tuple(Interval(float(a), float(b)) for a, b in row.measures),
+        geometry=from_db(row.geometry) if row.geometry is not None else None,
+        data=dict(row.data or {}),
+    )
+
+
+def bundle_identity(work_keys: list[str] | tuple[str, ...]) -> str:
+    """A bundle's identifier, stable for the same set of works.
+
+    Examples
+    --------
+    >>> bundle_identity(["b:2", "a:1"]) == bundle_identity(["a:1", "b:2"])
+    True
+    """
+    return "B-" + hashlib.sha256("|".join(sorted(work_keys)).encode()).hexdigest()[:12]
+
+
+def stretches_json(stretches: tuple[RoadStretch, ...]) -> list[dict[str, Any]]:
+    """JSON form of a bundle's road stretches."""
+    return [
+        {
+            "road_id": s.road_id,
+            "road_name": s.road_name,
+            "from_m": round(s.interval.from_m, 3),
+            "to_m": round(s.interval.to_m, 3),
+            "width_m": s.width_m,
+            "pavement": s.pavement.value,
+            "area_m2": round(s.area_m2, 3),
+        }
+        for s in stretches
+    ]
+
+
+def savings_json(savings: Savings) -> dict[str, Any]:
+    """JSON form of a bundle's savings."""
+    return {
+        "excavations_separate": savings.excavations_separate,
+        "excavations_joint": savings.excavations_joint,
+        "excavations_avoided": savings.excavations_avoided,
+        "area_separate_m2": round(savings.area_separate_m2, 3),
+        "area_joint_m2": round(savings.area_joint_m2, 3),
+        "area_not_reopened_m2": round(savings.area_not_reopened_m2, 3),
+        "cost_saved_yuan": round(savings.cost_saved_yuan, 2),
+    }
+
+
+def apply_bundle(row: BundleRow, bundle: Bundle) -> None:
+    """Copy a domain bundle onto a row (identity, status and version are the caller's)."""
+    row.work_keys = sorted(bundle.work_ids)
+    row.lead_work_key = bundle.lead_work_id
+    row.lead_owner = bundle.lead_owner
+    row.window_start = bundle.window_start
+    row.window_end = bundle.window_end
+    row.draft = bundle.draft
+    row.stretches = stretches_json(bundle.stretches)
+    row.savings = savings_json(bundle.savings)
+    row.footprint = to_db(bundle.footprint)
+
+
+def bundle_from_row(row: BundleRow, findings: tuple[Finding, ...] = ()) -> Bundle:
+    """The domain bundle of a row."""
+    s = row.savings
+    return Bundle(
+        bundle_id=row.bundle_id,
+        work_ids=tuple(row.work_keys),
+        lead_work_id=row.lead_work_key,
+        lead_owner=row.lead_owner,
+        window_start=row.window_start,
+        window_end=row.window_end,
+        stretches=tuple(
+            RoadStretch(
+                road_id=x["road_id"],
+                road_name=x["road_name"],
+                interval=Interval(float(x["from_m"]), float(x["to_m"])),
+                width_m=float(x["width_m"]),
+                pavement=PavementKind(x["pavement"]),
+            )
+            for x in row.stretches
+        ),
+        footprint=from_db(row.footprint),
+        savings=Savings(
+            excavations_separate=int(s["excavations_separate"]),
+            excavations_joint=int(s["excavations_joint"]),
+            area_separate_m2=float(s["area_separate_m2"]),
+            area_joint_m2=float(s["area_joint_m2"]),
+            cost_saved_yuan=float(s["cost_saved_yuan"]),
+        ),
+        draft=row.draft,
+        open_findings=findings,
+    )

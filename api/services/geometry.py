@@ -1,0 +1,86 @@
+"""Geometry conversions between the database (WKB in the working CRS), shapely and GeoJSON.
+
+Responses carry GeoJSON in the exchange CRS (EPSG:4490, longitude first); the database and the
+layers hold the working CRS (metres).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import shapely
+from geoalchemy2.elements import WKBElement
+from geoalchemy2.shape import from_shape, to_shape
+from pyproj import Transformer
+from shapely.geometry import mapping, shape
+from shapely.geometry.base import BaseGeometry
+
+from api.models import SRID
+from onetrench.errors import InputError
+from onetrench.settings import Settings
+
+
+def to_db(geom: BaseGeometry) -> WKBElement:
+    """Shapely geometry (working CRS) → geoalchemy2 element with the schema's SRID."""
+    return from_shape(geom, srid=SRID)
+
+
+def from_db(element: Any) -> BaseGeometry:
+    """geoalchemy2 element → shapely geometry (working CRS)."""
+    return to_shape(element)
+
+
+@lru_cache(maxsize=8)
+def _transformer(source: str, target: str) -> Transformer:
+    return Transformer.from_crs(source, target, always_xy=True)
+
+
+def to_exchange(geom: BaseGeometry, settings: Settings) -> BaseGeometry:
+    """Reproject a working-CRS geometry to the exchange CRS (lon/lat order)."""
+    tr = _transformer(settings.working_crs, settings.exchange_crs)
+    return shapely.transform(geom, lambda xy: _stack(tr.transform(xy[:, 0], xy[:, 1])))
+
+
+def from_exchange(geom: BaseGeometry, settings: Settings) -> BaseGeometry:
+    """Reproject an exchange-CRS geometry (lon/lat order) to the working CRS."""
+    tr = _transformer(settings.exchange_crs, settings.working_crs)
+    return shapely.transform(geom, lambda xy: _stack(tr.transform(xy[:, 0], xy[:, 1])))
+
+
+def _stack(xy: tuple[Any, Any]) -> Any:
+    import numpy as np
+
+    return np.column_stack([xy[0], xy[1]])
+
+
+def geojson(geom: BaseGeometry | None, settings: Settings) -> dict[str, Any] | None:
+    """GeoJSON geometry in the exchange CRS, coordinates rounded to 1e-7° (about 1 cm)."""
+    if geom is None or geom.is_empty:
+        return None
+    out = to_exchange(geom, settings)
+    return dict(mapping(shapely.transform(out, lambda xy: xy.round(7))))
+
+
+def parse_geojson(obj: dict[str, Any], settings: Settings, *, field_name: str = "geometry") -> BaseGeometry:
+    """Parse a GeoJSON line or polygon geometry in the exchange CRS into the working CRS.
+
+    Raises
+    ------
+    InputError
+        Not a geometry, an unsupported type, an empty or invalid geometry.
+    """
+    allowed = ("LineString", "MultiLineString", "Polygon", "MultiPolygon")
+    kind = obj.get("type") if isinstance(obj, dict) else None
+    if kind not in allowed:
+        raise InputError(
+            f"{field_name} 必须是 GeoJSON 几何，类型为 {'、'.join(allowed)} 之一，收到「{kind}」",
+            f"{field_name} must be a GeoJSON geometry of type {', '.join(allowed)}; got {kind!r}",
+        )
+    try:
+        geom = shape(obj)
+    except Exception as exc:
+        raise InputError(f"{field_name} 无法解析：{exc}", f"{field_name} cannot be parsed: {exc}") from exc
+    if geom.is_empty or not geom.is_valid:
+        raise InputError(f"{field_name} 为空或无效", f"{field_name} is empty or invalid")
+    return from_exchange(geom, settings)

@@ -1,0 +1,338 @@
+"""Works: store an intake, list, read, update and withdraw, with least disclosure.
+
+A utility sees its own works in full. Of another organisation's work it sees only the stretches
+shared with its own works (the geometry of the shared-road findings linking them), never the
+full route, and not its contact. The planning bureau sees everything. Every change of a work
+appends a :class:`~api.models.WorkVersion`; nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import unary_union
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.models import (
+    BundleRow,
+    BundleStatus,
+    BundleWork,
+    ChangeKind,
+    FindingRow,
+    FindingWork,
+    Role,
+    WorkRow,
+    WorkVersion,
+    utcnow,
+)
+from api.services import audit
+from api.services.auth import Principal
+from api.services.check import check_works, lock_works
+from api.services.convert import apply_work, snapshot, work_from_row, work_key
+from api.services.geometry import from_db
+from onetrench.domain import ExcavationMethod, FindingKind, Work
+from onetrench.errors import Forbidden, InputError, NotFound, Problem
+from onetrench.settings import Settings
+
+#: Findings whose geometry is a stretch two works share (what another utility may see).
+SHARED_KINDS = (FindingKind.SAME_ROAD_SAME_PERIOD, FindingKind.SAME_ROAD_DIFFERENT_PERIOD)
+
+
+@dataclass
+class WorkView:
+    """A work as the caller may see it: in full, or redacted to the stretches it shares."""
+
+    row: WorkRow
+    geometry: BaseGeometry | None
+    redacted: bool
+
+
+@dataclass
+class UploadOutcome:
+    """The result of storing an upload."""
+
+    works: list[WorkRow] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    findings: list[FindingRow] = field(default_factory=list)
+    created: int = 0
+    updated: int = 0
+
+
+def _not_found(work_ref: object) -> NotFound:
+    return NotFound(f"工程 {work_ref} 不存在或无权查看", f"work {work_ref} does not exist or is not visible to you")
+
+
+def _add_version(session: Session, row: WorkRow, change: ChangeKind, principal: Principal | None) -> None:
+    session.add(
+        WorkVersion(
+            work_pk=row.id,
+            version=row.version,
+            change=change,
+            snapshot=snapshot(row),
+            geometry=row.geometry,
+            withdrawn=row.withdrawn,
+            token_id=principal.token_id if principal else None,
+            changed_at=utcnow(),
+        )
+    )
+
+
+def store_works(
+    session: Session, principal: Principal, works: list[Work], *, settings: Settings, source: str = "upload"
+) -> UploadOutcome:
+    """Store validated works of the caller's organisation and check them against everything stored.
+
+    A work whose 工程编号 the organisation already has becomes a new version of it.
+
+    Raises
+    ------
+    Forbidden
+        The caller is not a utility.
+    """
+    principal.require(Role.UTILITY, action_zh="上传工程", action_en="uploading works")
+    outcome = UploadOutcome()
+    lock_works(session)
+    rows: dict[str, WorkRow] = {}
+    now = utcnow()
+    for given in works:
+        work = given if given.owner.strip() else dataclasses.replace(given, owner=principal.org_name)
+        key = work_key(principal.org_code, work.work_id)
+        row = rows.get(key) or session.scalar(select(WorkRow).where(WorkRow.key == key))
+        if row is None:
+            row = WorkRow(
+                key=key, org_id=principal.org_id, work_id=work.work_id, version=1, withdrawn=False, created_at=now
+            )
+            apply_work(row, work)
+            row.updated_at = now
+            session.add(row)
+            session.flush()
+            _add_version(session, row, ChangeKind.CREATED, principal)
+            outcome.created += 1
+        else:
+            apply_work(row, work)
+            row.version += 1
+            row.withdrawn = False
+            row.updated_at = now
+            session.flush()
+            _add_version(session, row, ChangeKind.UPDATED, principal)
+            outcome.updated += 1
+        rows[key] = row
+    session.flush()
+    outcome.works = list(rows.values())
+    ids = [r.id for r in outcome.works]
+    outcome.findings = check_works(session, outcome.works, settings).findings
+    outcome.works = list(session.scalars(select(WorkRow).where(WorkRow.id.in_(ids)).order_by(WorkRow.id)))
+    audit.record(
+        session,
+        principal,
+        "works.upload",
+        source,
+        detail={"created": outcome.created, "updated": outcome.updated, "findings": len(outcome.findings)},
+    )
+    return outcome
+
+
+def own_work_ids(session: Session, org_id: int) -> set[int]:
+    """Ids of an organisation's works."""
+    return set(session.scalars(select(WorkRow.id).where(WorkRow.org_id == org_id)))
+
+
+def shared_parts(session: Session, principal: Principal) -> dict[int, BaseGeometry]:
+    """For each other organisation's work sharing a road with the caller's, the shared stretches."""
+    own_findings = (
+        select(FindingWork.finding_id)
+        .join(WorkRow, WorkRow.id == FindingWork.work_pk)
+        .where(WorkRow.org_id == principal.org_id, WorkRow.withdrawn.is_(False))
+    )
+    stmt = (
+        select(FindingWork.work_pk, FindingRow.geometry)
+        .join(FindingRow, FindingRow.id == FindingWork.finding_id)
+        .join(WorkRow, WorkRow.id == FindingWork.work_pk)
+        .where(
+            FindingWork.finding_id.in_(own_findings.scalar_subquery()),
+            FindingRow.kind.in_(SHARED_KINDS),
+            WorkRow.org_id != principal.org_id,
+            WorkRow.withdrawn.is_(False),
+        )
+    )
+    parts: dict[int, list[BaseGeometry]] = {}
+    for work_pk, geom in session.execute(stmt):
+        bucket = parts.setdefault(work_pk, [])
+        if geom is not None:
+            bucket.append(from_db(geom))
+    return {pk: unary_union(geoms) if geoms else None for pk, geoms in parts.items()}
+
+
+def _view(row: WorkRow, principal: Principal, parts: dict[int, BaseGeometry]) -> WorkView | None:
+    if principal.role is Role.BUREAU or row.org_id == principal.org_id:
+        return WorkView(row=row, geometry=from_db(row.geometry), redacted=False)
+    if row.id in parts:
+        return WorkView(row=row, geometry=parts[row.id], redacted=True)
+    return None
+
+
+def _require_reader(principal: Principal) -> None:
+    principal.require(Role.UTILITY, Role.BUREAU, action_zh="查看工程", action_en="reading works")
+
+
+def list_works(
+    session: Session, principal: Principal, *, include_withdrawn: bool = False, utility: str | None = None
+) -> list[WorkView]:
+    """The works the caller may see: all (bureau), or own plus the shared parts of others (utility)."""
+    _require_reader(principal)
+    stmt = select(WorkRow).order_by(WorkRow.id)
+    if not include_withdrawn:
+        stmt = stmt.where(WorkRow.withdrawn.is_(False))
+    if utility is not None:
+        stmt = stmt.where(WorkRow.utility == utility)
+    if principal.role is Role.BUREAU:
+        return [WorkView(row=r, geometry=from_db(r.geometry), redacted=False) for r in session.scalars(stmt)]
+    parts = shared_parts(session, principal)
+    stmt = stmt.where((WorkRow.org_id == principal.org_id) | WorkRow.id.in_(list(parts)))
+    views = [_view(r, principal, parts) for r in session.scalars(stmt)]
+    return [v for v in views if v is not None]
+
+
+def get_work(session: Session, principal: Principal, work_pk: int) -> WorkView:
+    """One work as the caller may see it.
+
+    Raises
+    ------
+    NotFound
+        No such work, or the caller may not know it exists.
+    """
+    _require_reader(principal)
+    row = session.get(WorkRow, work_pk)
+    if row is None:
+        raise _not_found(work_pk)
+    parts = (
+        shared_parts(session, principal) if principal.role is Role.UTILITY and row.org_id != principal.org_id else {}
+    )
+    view = _view(row, principal, parts)
+    if view is None:
+        raise _not_found(work_pk)
+    return view
+
+
+def _own_row(session: Session, principal: Principal, work_pk: int, action_zh: str, action_en: str) -> WorkRow:
+    """The caller's own work; 404 when invisible, 403 when visible but another's."""
+    view = get_work(session, principal, work_pk)
+    if principal.role is not Role.UTILITY or view.row.org_id != principal.org_id:
+        raise Forbidden(
+            f"只有工程所属单位可以{action_zh}工程 {view.row.key}",
+            f"only the owning utility may {action_en} work {view.row.key}",
+        )
+    return view.row
+
+
+def history(session: Session, principal: Principal, work_pk: int) -> list[WorkVersion]:
+    """Every kept version of a work (its owner and the bureau only)."""
+    view = get_work(session, principal, work_pk)
+    if view.redacted:
+        raise Forbidden("无权查看其他单位工程的历史", "you may not read the history of another organisation's work")
+    return list(
+        session.scalars(select(WorkVersion).where(WorkVersion.work_pk == work_pk).order_by(WorkVersion.version))
+    )
+
+
+def validate_dates(work: Work, *, source: str = "body") -> list[Problem]:
+    """The date problems of a work (end before start, flexible bounds inside out)."""
+    problems: list[Problem] = []
+
+    def add(code: str, zh: str, en: str, fld: str) -> None:
+        problems.append(Problem(code=code, zh=zh, en=en, source=source, feature_id=work.work_id, field=fld))
+
+    if work.end < work.start:
+        add("dates.end_before_start", "计划完工早于计划开工", "planned end is before planned start", "end")
+    if work.earliest_start is not None and work.earliest_start > work.start:
+        add(
+            "dates.earliest_after_start",
+            "最早开工晚于计划开工",
+            "earliest start is after planned start",
+            "earliest_start",
+        )
+    if work.latest_end is not None and work.latest_end < work.end:
+        add("dates.latest_before_end", "最晚完工早于计划完工", "latest end is before planned end", "latest_end")
+    return problems
+
+
+def update_work(
+    session: Session, principal: Principal, work_pk: int, changes: dict[str, Any], *, settings: Settings
+) -> tuple[WorkRow, list[FindingRow]]:
+    """Apply ``changes`` (attribute → value; ``geometry`` as a working-CRS shapely geometry) as a new version.
+
+    Raises
+    ------
+    NotFound, Forbidden
+        Not visible / not the caller's work.
+    InputError
+        The changed work is invalid (every problem listed).
+    """
+    lock_works(session)
+    row = _own_row(session, principal, work_pk, "修改", "change")
+    if row.withdrawn:
+        raise InputError(f"工程 {row.key} 已撤回，不能修改", f"work {row.key} is withdrawn and cannot be changed")
+    current = work_from_row(row)
+    updates = {k: v for k, v in changes.items() if k in {f.name for f in dataclasses.fields(Work)} and k != "work_id"}
+    if "method" in updates and updates["method"] is not None:
+        updates["method"] = ExcavationMethod.parse(updates["method"], field_name="method")
+    new = dataclasses.replace(current, **updates)
+    problems = validate_dates(new)
+    if problems:
+        raise InputError("工程修改内容有误", "the changed work is invalid", details=problems)
+    new = dataclasses.replace(new, work_id=row.work_id)
+    apply_work(row, new)
+    row.version += 1
+    row.updated_at = utcnow()
+    session.flush()
+    _add_version(session, row, ChangeKind.UPDATED, principal)
+    findings = check_works(session, [row], settings).findings
+    row = session.get(WorkRow, work_pk)  # type: ignore[assignment]
+    audit.record(
+        session, principal, "works.update", row.key, detail={"fields": sorted(updates), "version": row.version}
+    )
+    return row, findings
+
+
+def set_dates(
+    session: Session, principal: Principal, row: WorkRow, start: dt.date, end: dt.date, *, settings: Settings
+) -> None:
+    """Move a work to new planned dates as a new version (used when accepting a bundle's window)."""
+    row.start = start
+    row.end = end
+    if row.earliest_start is not None and row.earliest_start > start:
+        row.earliest_start = start
+    if row.latest_end is not None and row.latest_end < end:
+        row.latest_end = end
+    row.version += 1
+    row.updated_at = utcnow()
+    session.flush()
+    _add_version(session, row, ChangeKind.UPDATED, principal)
+
+
+def withdraw_work(session: Session, principal: Principal, work_pk: int, *, settings: Settings) -> WorkRow:
+    """Withdraw a work: it stays stored (with its history) but leaves every check and plan."""
+    lock_works(session)
+    row = _own_row(session, principal, work_pk, "撤回", "withdraw")
+    if not row.withdrawn:
+        row.withdrawn = True
+        row.version += 1
+        row.updated_at = utcnow()
+        session.flush()
+        _add_version(session, row, ChangeKind.WITHDRAWN, principal)
+        check_works(session, [row], settings)
+        row = session.get(WorkRow, work_pk)  # type: ignore[assignment]
+        bundle_ids = select(BundleWork.bundle_pk).where(BundleWork.work_pk == work_pk)
+        for bundle in session.scalars(
+            select(BundleRow).where(BundleRow.id.in_(bundle_ids), BundleRow.status != BundleStatus.SUPERSEDED)
+        ):
+            bundle.status = BundleStatus.SUPERSEDED
+            bundle.updated_at = utcnow()
+        audit.record(session, principal, "works.withdraw", row.key, detail={"version": row.version})
+    return row
