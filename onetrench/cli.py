@@ -55,7 +55,14 @@ def check(
     files: Annotated[
         list[Path], typer.Argument(help="路由文件 / route files (GeoJSON, zip, gpkg, kml, kmz, dxf, csv)")
     ],
-    crs: Annotated[str | None, typer.Option("--crs", help="坐标系 / CRS: EPSG:xxxx | gcj02 | bd09 | WKT")] = None,
+    *,
+    crs: Annotated[
+        str | None,
+        typer.Option("--crs", help="无坐标系文件的坐标系 / CRS of files without one: EPSG:xxxx | gcj02 | bd09"),
+    ] = None,
+    force_crs: Annotated[
+        bool, typer.Option("--force-crs", help="--crs 覆盖文件自带坐标系 / --crs overrides the file's")
+    ] = False,
     layer: Annotated[str | None, typer.Option("--layer", help="图层 / layer (GeoPackage, zip)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON")] = False,
     set_values: Annotated[
@@ -67,6 +74,7 @@ def check(
     Exit code 0 when every feature is valid, 1 when any is not, 2 when a file cannot be read.
     """
     import json
+    from typing import Literal
 
     from geo.intake import read_many
     from geo.intake.report import format_table
@@ -75,7 +83,8 @@ def check(
     if bad:
         raise typer.BadParameter(f"--set 应为 KEY=VALUE / --set takes KEY=VALUE: {bad[0]}")
     defaults = dict(item.split("=", 1) for item in set_values or [])
-    result = read_many(files, crs=crs, layer=layer, defaults=defaults, on_unreadable="report")
+    mode: Literal["fallback", "override"] = "override" if force_crs else "fallback"
+    result = read_many(files, crs=crs, crs_mode=mode, layer=layer, defaults=defaults, on_unreadable="report")
     if as_json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:

@@ -75,3 +75,16 @@ def test_layer_and_set_options(runner: CliRunner) -> None:
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["check", str(DATA / "cad.dxf"), "--set", "oops"])
     assert result.exit_code == 2
+
+
+def test_crs_applies_to_files_without_one(runner: CliRunner) -> None:
+    """--crs EPSG:4545 reads the DXF; the GeoJSON keeps WGS84 (no --force-crs)."""
+    args = ["check", str(DATA / "cad.dxf"), str(DATA / "utf8_cpg.zip"), "--crs", "EPSG:4545", "--json"]
+    args += ["--set", "计划开工=2027-03-01", "--set", "计划完工=2027-03-09"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert "TX-001" in [w["work_id"] for w in out["works"]]
+    assert "crs.declared_ignored" in [w["code"] for w in out["warnings"]]
+    forced = runner.invoke(app, [*args, "--force-crs"])
+    assert forced.exit_code == 1

@@ -260,13 +260,31 @@ def test_local_grid_without_crs_fits_nothing(settings: Settings) -> None:
     assert "fit no plausible system" in info.value.en
 
 
-def test_declared_crs_overrides_file(settings: Settings) -> None:
+def test_declared_crs_versus_the_files_own(settings: Settings) -> None:
     result = read_works(DATA / "gbk_nocpg.zip", crs="EPSG:4545", settings=settings)
-    assert "crs.overridden" not in codes(result.warnings)  # same CRS
-    doc = json.loads((DATA / "routes.geojson").read_text(encoding="utf-8"))
-    doc["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4490"}}
-    result = read_works("r.geojson", data=json.dumps(doc).encode(), crs="EPSG:4326", settings=settings)
-    assert "crs.overridden" in codes(result.warnings)
+    assert not {"crs.overridden", "crs.declared_ignored"} & set(codes(result.warnings))  # same CRS
+    # a file with its own CRS keeps it (fallback mode); the declared one is reported as not used
+    result = read_works(DATA / "gbk_nocpg.zip", crs="EPSG:4490", settings=settings)
+    assert "crs.declared_ignored" in codes(result.warnings)
+    assert_at_truth(result, "GS-001")
+    # override mode: the declared CRS wins (here wrongly: metres read as degrees are outside)
+    result = read_works(DATA / "gbk_nocpg.zip", crs="EPSG:4490", crs_mode="override", settings=settings)
+    assert "crs.overridden" in codes(result.warnings) and not result.works
+    assert set(codes(result.errors)) == {"geometry.outside_district"}
+
+
+def test_declared_crs_beats_specification_default_and_hints(settings: Settings) -> None:
+    """KML is WGS84 by specification, but 奥维 exports may be GCJ-02: a declared CRS applies."""
+    kml = (DATA / "routes.kml").read_text(encoding="utf-8")
+    result = read_works("ovi.kml", data=kml.encode(), crs="gcj02", settings=settings)
+    assert not {"crs.overridden", "crs.declared_ignored"} & set(codes(result.warnings))
+    work = next(w for w in result.works if w.work_id == "RQ-001")
+    off = np.hypot(*(shapely.get_coordinates(work.geometry) - expected_xy("RQ-001")).T)
+    assert off.min() > 200  # truth was WGS84, so reading it as GCJ-02 shifts it
+    # the declared CRS also beats the BD-09 hint of the column names
+    result = read_works(DATA / "baidu_cols.csv", crs="bd09", settings=settings)
+    assert "crs.from_column_names" not in codes(result.warnings)
+    assert_at_truth(result, "TX-001")
 
 
 def test_geojson_crs_member_projected(settings: Settings) -> None:

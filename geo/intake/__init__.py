@@ -1,8 +1,9 @@
 """Route intake: read planners' files into :class:`~onetrench.domain.Work` objects, validated.
 
 :func:`read_works` reads one file (GeoJSON, zipped Shapefile, GeoPackage, KML/KMZ, DXF, CSV;
-see :mod:`geo.intake.readers`), resolves its CRS (declared ``crs=`` › the file's own › guessed
-lon/lat with a warning, :func:`geo.crs.guess_crs`), transforms every geometry to the working CRS,
+see :mod:`geo.intake.readers`), resolves its CRS (the file's own › declared ``crs=`` › a hint
+in the file or column names › guessed lon/lat with a warning, :func:`geo.crs.guess_crs`;
+``crs_mode="override"`` puts the declared CRS first), transforms every geometry to the working CRS,
 maps attributes (:mod:`geo.fields`), fills a default trench width (:mod:`geo.trench`) and
 validates (:mod:`geo.validate`). Every problem is collected; valid features become works, the
 caller decides whether to accept them. Only a file that cannot be read at all raises
@@ -178,6 +179,7 @@ def read_works(
     path: str | Path,
     *,
     crs: str | int | CRSSpec | None = None,
+    crs_mode: Literal["fallback", "override"] = "fallback",
     settings: Settings | None = None,
     layer: str | None = None,
     source_name: str | None = None,
@@ -193,7 +195,14 @@ def read_works(
     path
         The file (its name also tells the format when ``data`` is given).
     crs
-        Declared CRS (overrides the file's): EPSG code, WKT, ``"gcj02"``, ``"bd09"`` …
+        Declared CRS: EPSG code, WKT, ``"gcj02"``, ``"bd09"`` … Used for files that declare
+        none themselves (GeoJSON and KML are WGS84 by specification, but a declared CRS wins
+        over that default: 奥维 and AMap exports are often GCJ-02).
+    crs_mode
+        ``"fallback"`` (default): a CRS the file declares itself (``.prj``, GeoJSON ``crs``
+        member, GeoPackage) wins, with a ``crs.declared_ignored`` warning when it differs.
+        ``"override"``: the declared CRS wins (for files with a wrong ``.prj``), with a
+        ``crs.overridden`` warning.
     settings
         Working CRS, district boundary, limits; the process settings when omitted.
     layer
@@ -240,7 +249,9 @@ def read_works(
             )
     if attributes is not None:
         _join_attributes(raw, attributes, settings=settings)
-    return _finish(raw, declared=declared, settings=settings, defaults=defaults, layer_kinds=layer_kinds)
+    return _finish(
+        raw, declared=declared, crs_mode=crs_mode, settings=settings, defaults=defaults, layer_kinds=layer_kinds
+    )
 
 
 def sidecar_for(path: Path) -> Path | None:
@@ -298,6 +309,7 @@ def read_many(
     paths: Iterable[str | Path],
     *,
     crs: str | int | CRSSpec | None = None,
+    crs_mode: Literal["fallback", "override"] = "fallback",
     settings: Settings | None = None,
     layer: str | None = None,
     defaults: Mapping[str, object] | None = None,
@@ -317,7 +329,15 @@ def read_many(
         if path in sidecars:
             continue  # the attribute table of a drawing in the same list, read with it
         try:
-            part = read_works(path, crs=crs, settings=settings, layer=layer, defaults=defaults, layer_kinds=layer_kinds)
+            part = read_works(
+                path,
+                crs=crs,
+                crs_mode=crs_mode,
+                settings=settings,
+                layer=layer,
+                defaults=defaults,
+                layer_kinds=layer_kinds,
+            )
         except OnetrenchError as exc:
             if on_unreadable == "raise":
                 raise
@@ -387,12 +407,16 @@ def _read_raw(path: Path, name: str, data: bytes | None, *, layer: str | None, s
         ) from None
 
 
-def _choose_crs(raw: RawFile, declared: CRSSpec | None) -> tuple[CRSSpec, list[Problem], bool]:
+def _choose_crs(
+    raw: RawFile, declared: CRSSpec | None, crs_mode: Literal["fallback", "override"]
+) -> tuple[CRSSpec, list[Problem], bool]:
     """Return (CRS, warnings, swapped_guess) for a file."""
     where = Where(raw.source)
     warnings: list[Problem] = []
     if declared is not None:
-        if raw.crs is not None and (raw.crs.name, raw.crs.datum) != (declared.name, declared.datum):
+        if raw.crs is None or (raw.crs.name, raw.crs.datum) == (declared.name, declared.datum):
+            return declared, warnings, False
+        if crs_mode == "override":
             warnings.append(
                 where.problem(
                     "crs.overridden",
@@ -401,25 +425,35 @@ def _choose_crs(raw: RawFile, declared: CRSSpec | None) -> tuple[CRSSpec, list[P
                     severity="warning",
                 )
             )
-        return declared, warnings, False
-    if raw.crs is None:
-        hinted = _name_hint(raw.source)
-        if hinted is not None:
-            raw.crs = hinted
-            raw.crs_note = f"文件名 / file name {raw.source}"
-    if raw.crs is not None:
-        if raw.crs_note.startswith(("列名", "文件名")):
-            warnings.append(
-                where.problem(
-                    "crs.from_file_name" if raw.crs_note.startswith("文件名") else "crs.from_column_names",
-                    f"文件未声明坐标系，按{raw.crs_note.split(' / ')[0]}判定为 {raw.crs.name}"
-                    f"（{raw.crs_note}）；如有误请用 --crs 指定",
-                    f"the file declares no CRS; taken as {raw.crs.name} from its {raw.crs_note.split(' / ')[1]}; "
-                    "pass --crs if that is wrong",
-                    severity="warning",
-                )
+            return declared, warnings, False
+        warnings.append(
+            where.problem(
+                "crs.declared_ignored",
+                f"文件自带坐标系 {raw.crs.name}（{raw.crs_note}），未采用声明的 {declared.name}；"
+                "如文件的坐标系有误，请用 --force-crs",
+                f"the file declares {raw.crs.name} ({raw.crs_note}); the declared {declared.name} is not used. "
+                "If the file's CRS is wrong, use --force-crs",
+                severity="warning",
             )
+        )
         return raw.crs, warnings, False
+    if raw.crs is not None:
+        return raw.crs, warnings, False
+    hint = raw.hint
+    if hint is None:
+        hint = _name_hint(raw.source)
+        raw.crs_note = f"文件名 / file name {raw.source}"
+    if hint is not None:
+        source_zh, source_en = raw.crs_note.split(" / ", 1)
+        warnings.append(
+            where.problem(
+                "crs.from_file_name" if source_zh.startswith("文件名") else "crs.from_column_names",
+                f"文件未声明坐标系，按{source_zh}判定为 {hint.name}（{raw.crs_note}）；如有误请用 --crs 指定",
+                f"the file declares no CRS; taken as {hint.name} from its {source_en}; pass --crs if that is wrong",
+                severity="warning",
+            )
+        )
+        return hint, warnings, False
     coords = [shapely.get_coordinates(f.geometry) for f in raw.features if f.geometry is not None]
     xy = np.concatenate(coords) if coords else np.empty((0, 2))
     if raw.default_crs is not None:
@@ -469,13 +503,14 @@ def _finish(
     raw: RawFile,
     *,
     declared: CRSSpec | None,
+    crs_mode: Literal["fallback", "override"],
     settings: Settings,
     defaults: Mapping[str, object] | None,
     layer_kinds: Mapping[str, UtilityKind] | None,
 ) -> IntakeResult:
     result = IntakeResult(settings=settings, n_features=len(raw.features))
     result.warnings.extend(raw.warnings)
-    src, crs_warnings, _swapped = _choose_crs(raw, declared)
+    src, crs_warnings, _swapped = _choose_crs(raw, declared, crs_mode)
     result.warnings.extend(crs_warnings)
     district = load_district(settings=settings)
     if district.is_fallback:

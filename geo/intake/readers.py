@@ -107,6 +107,8 @@ class RawFile:
     warnings: list[Problem] = field(default_factory=list)
     #: Geographic by specification (GeoJSON RFC 7946, KML): used when nothing else is declared.
     default_crs: str | None = None
+    #: A CRS suggested by the content (CSV column names such as ``bd_lng``), weaker than a declared one.
+    hint: CRSSpec | None = None
 
 
 def detect_format(name: str, data: bytes) -> Format:
@@ -873,7 +875,7 @@ def read_csv(source: str, data: bytes) -> RawFile:
             except (shapely.errors.GEOSException, ValueError, TypeError) as exc:
                 raw.problems.append(_unreadable_geometry(Where(source, index), f"WKT: {exc}"))
             features.append(raw)
-        return RawFile(source, Format.CSV, features, crs=crs, crs_note=note, warnings=warnings)
+        return RawFile(source, Format.CSV, features, hint=crs, crs_note=note, warnings=warnings)
     if lon_col is None or lat_col is None:
         raise UnreadableFile(
             f"{source}：CSV 既没有 WKT 列，也没有经度/纬度列（如 lon,lat 或 经度,纬度）",
@@ -935,7 +937,7 @@ def _csv_vertices(  # noqa: PLR0917 - private helper of read_csv
             with np.errstate(invalid="ignore"):
                 raw.geometry = LineString(pts)
         features.append(raw)
-    return RawFile(source, Format.CSV, features, crs=crs, crs_note=note, warnings=warnings)
+    return RawFile(source, Format.CSV, features, hint=crs, crs_note=note, warnings=warnings)
 
 
 def _is_float(value: object) -> bool:
