@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import shapely
 from shapely.geometry.base import BaseGeometry
 
 from maps._common import (
@@ -32,8 +33,12 @@ from maps._common import (
     work_rows,
 )
 from maps._leaflet import Feature, LayerSpec, LeafletPage
+from maps.timeline import timeline_svg
 from onetrench.domain import Bundle, Finding, FindingKind, Road, RoadClass, UtilityKind, Work
 from onetrench.settings import Settings
+
+#: Road popups embed a timeline chart when at most this many roads have shared stretches.
+MAX_EMBEDDED_TIMELINES = 30
 
 #: Above this many 重复开挖 findings, their stretches are not labelled permanently (DOM cost).
 MAX_PERMANENT_LABELS = 300
@@ -197,6 +202,43 @@ def _bundle_rows(bundle: Bundle) -> list[tuple[str, str]]:
     ]
 
 
+def _timeline_charts(
+    *,
+    roads: Sequence[Road],
+    works: Sequence[Work],
+    findings: Sequence[Finding],
+    bundles: Sequence[Bundle],
+    settings: Settings,
+    timeline_roads: Sequence[str] | None,
+) -> dict[str, str]:
+    """Inline SVG timelines for the road popups.
+
+    For the given roads, or (``None``) the roads where two works share a stretch when there are
+    at most :data:`MAX_EMBEDDED_TIMELINES` of them.
+    """
+    if timeline_roads is None:
+        chosen = sorted({f.road_id for f in findings if f.kind in SHARED_KINDS and f.road_id})
+        if len(chosen) > MAX_EMBEDDED_TIMELINES:
+            return {}
+    else:
+        chosen = list(dict.fromkeys(timeline_roads))
+    roads_by_id = {r.road_id: r for r in roads}
+    chosen = [rid for rid in chosen if rid in roads_by_id]
+    if not chosen or not works:
+        return {}
+    tree = shapely.STRtree([w.geometry for w in works])
+    out = {}
+    for road_id in chosen:
+        road = roads_by_id[road_id]
+        corridor = road.geometry.buffer(road.width_m / 2, cap_style="flat")
+        near = [works[i] for i in sorted(tree.query(corridor, predicate="intersects"))]
+        on_road = [f for f in findings if f.road_id == road_id]
+        svg = timeline_svg(road, near, settings=settings, findings=on_road, bundles=bundles)
+        if svg:
+            out[road_id] = f'<div class="ot-timeline"><b>施工时序 Timeline</b>{svg}</div>'
+    return out
+
+
 def build_review_page(
     *,
     works: Sequence[Work],
@@ -207,6 +249,7 @@ def build_review_page(
     title: str,
     as_of: dt.date | None = None,
     extra_layers: Sequence[LayerSpec] = (),
+    timeline_roads: Sequence[str] | None = None,
 ) -> LeafletPage:
     """Build (but do not render) the review page; :func:`maps.bundle.bundle_map` reuses it."""
     page = LeafletPage(settings=settings, title=title)
@@ -241,6 +284,14 @@ def build_review_page(
         name="道路保护期 Roads under moratorium",
         style={"color": MORATORIUM_COLOUR, "weight": 4, "opacity": 0.9, "dashArray": "2 7", "lineCap": "butt"},
     )
+    charts = _timeline_charts(
+        roads=roads,
+        works=works,
+        findings=findings,
+        bundles=bundles,
+        settings=settings,
+        timeline_roads=timeline_roads,
+    )
     for road in roads:
         until = moratorium_until(road, settings)
         road_title = f"{esc(road.name)} <i>{esc(road.road_id)}</i>"
@@ -248,7 +299,12 @@ def build_review_page(
         refs = findings_by_road.get(road.road_id, [])
         road_layer.features.append(
             Feature(
-                road.geometry, title=road_title, rows=rows, refs=refs, weight=ROAD_WEIGHTS.get(road.road_class, 3.0)
+                road.geometry,
+                title=road_title,
+                rows=rows,
+                refs=refs,
+                extra=charts.get(road.road_id, ""),
+                weight=ROAD_WEIGHTS.get(road.road_class, 3.0),
             )
         )
         if until is not None and road.last_works_date is not None and (as_of is None or until >= as_of):
@@ -368,6 +424,7 @@ def review_map(
     settings: Settings,
     title: str = DEFAULT_TITLE,
     as_of: dt.date | None = None,
+    timeline_roads: Sequence[str] | None = None,
 ) -> str:
     """Draw the review map as one self-contained, offline HTML document.
 
@@ -385,6 +442,9 @@ def review_map(
     as_of
         Roads whose protection period ends before this date are not marked; default the
         earliest planned start.
+    timeline_roads
+        Road ids whose popup embeds a timeline chart (inline SVG); ``None`` (default) means the
+        roads where works share a stretch, if there are at most ``MAX_EMBEDDED_TIMELINES``.
 
     Returns
     -------
@@ -399,6 +459,13 @@ def review_map(
     True
     """
     page = build_review_page(
-        works=works, roads=roads, findings=findings, bundles=bundles, settings=settings, title=title, as_of=as_of
+        works=works,
+        roads=roads,
+        findings=findings,
+        bundles=bundles,
+        settings=settings,
+        title=title,
+        as_of=as_of,
+        timeline_roads=timeline_roads,
     )
     return page.render()

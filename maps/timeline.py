@@ -132,7 +132,7 @@ def timeline_figure(
     """The Gantt figure (call inside :func:`maps._mpl.style`)."""
     height = 1.5 + 0.45 * max(1, len(rows))
     fig = Figure(figsize=(width_in, height))
-    ax = fig.add_axes((0.30, 0.75 / height, 0.50, (height - 0.75 - 0.5) / height))
+    ax = fig.add_axes((0.28, 0.75 / height, 0.47, (height - 0.75 - 0.5) / height))
     dates = [d for r in rows for d in (r.work.start, r.work.end, *(r.proposed or ()))]
     lo = min(dates, default=dt.date.today()) - dt.timedelta(days=7)
     hi = max(dates, default=dt.date.today()) + dt.timedelta(days=7)
@@ -278,6 +278,25 @@ def road_timeline(
         "<table><tr><th>工程 Work</th><th>管线 Utility</th><th>建设单位 Owner</th><th>计划 Planned</th>"
         f"<th>建议 Proposed</th><th>路段 Stretch</th></tr>{table}</table></body></html>\n"
     )
+
+
+def timeline_svg(
+    road: Road,
+    works: Sequence[Work],
+    *,
+    settings: Settings,
+    occupancies: Sequence[Occupancy] = (),
+    findings: Sequence[Finding] = (),
+    bundles: Sequence[Bundle] = (),
+    proposed: Mapping[str, Proposal] | None = None,
+) -> str:
+    """The timeline chart alone as an inline ``<svg>`` element, or ``""`` when no work is on the road."""
+    with style():
+        rows, fig = _build(
+            road, works, settings=settings, occupancies=occupancies, findings=findings, bundles=bundles,
+            proposed=proposed,
+        )  # fmt: skip
+        return svg_text(fig) if rows else ""
 
 
 def road_timeline_png(

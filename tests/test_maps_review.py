@@ -89,7 +89,7 @@ def test_page_fetches_nothing_from_the_network(html: str) -> None:
     assert not re.search(r"jsdelivr|cdnjs|unpkg|bootstrapcdn|code\.jquery|googleapis", html)
     assert "L.map(" in html and "preferCanvas" in html
     # every external-looking URL left in the page is a link target or a comment inside Leaflet
-    assert not re.search(r"url\((?!data:|#default#VML)", html)
+    assert not re.search(r"url\((?!data:|#)", html)  # data: URIs and same-document references only
 
 
 def test_hostile_text_is_escaped(html: str) -> None:
@@ -256,3 +256,11 @@ def test_polygon_work_zone_and_point_finding() -> None:
     layers = layers_of(review_map(works=[work], roads=[], findings=[point], settings=SETTINGS))
     assert layers["utility:power"][0]["geometry"]["type"] == "Polygon"
     assert layers["finding:clearance"][0]["geometry"]["type"] == "Point"
+
+
+def test_road_popups_embed_timelines_where_works_share_a_road(html: str, plan: Any) -> None:
+    roads = {f["properties"]["t"].split(" ")[0]: f["properties"] for f in layers_of(html)["roads"]}
+    assert "<svg" in roads["文化路"]["x"] and "<svg" in roads["通惠大道"]["x"]
+    assert "x" not in roads["滨河路"]  # only one work there
+    none = review_map(works=plan.works, roads=plan.roads, findings=plan.findings, settings=SETTINGS, timeline_roads=())
+    assert all("x" not in f["properties"] for f in layers_of(none)["roads"])

@@ -176,3 +176,18 @@ def test_dollar_signs_are_not_mathtext(plan: Any) -> None:
     odd = type(w)(**{**{f: getattr(w, f) for f in w.__slots__}, "owner": "A$^{x$ 公司 $"})
     png = road_timeline_png(road(plan, "R1"), [odd], settings=SETTINGS)
     assert png.startswith(PNG_SIGNATURE)
+
+
+def test_write_maps_lays_out_a_directory(tmp_path: Any, plan: Any) -> None:
+    from maps.output import write_maps
+
+    paths = write_maps(tmp_path, works=plan.works, roads=plan.roads, findings=plan.findings, bundles=plan.bundles,
+                       settings=SETTINGS)  # fmt: skip
+    names = sorted(str(p.relative_to(tmp_path)) for p in paths)
+    # roads with a finding between two works: R1 (dug twice) and R2 (same period); R3's is one work
+    assert names == [
+        "bundles/B1.html", "bundles/B1.png", "review.html", "review.png",
+        "timelines/R1.html", "timelines/R1.png", "timelines/R2.html", "timelines/R2.png",
+    ]  # fmt: skip
+    assert (tmp_path / "review.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert "W2" in (tmp_path / "timelines" / "R1.html").read_text(encoding="utf-8")

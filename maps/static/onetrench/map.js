@@ -53,7 +53,16 @@
       var f = e.layer && e.layer.feature;
       if (f && f.properties) {
         var html = OT.popupHtml(f.properties);
-        if (html) L.popup({ maxWidth: 460, maxHeight: 380 }).setLatLng(e.latlng).setContent(html).openOn(map);
+        var wide = html.indexOf("<svg") >= 0;
+        if (html) {
+          // keep popups clear of the title/date panels (top left) on wide screens
+          var pad = map.getSize().x > 1000 ? L.point(340, 10) : L.point(5, 5);
+          L.popup({
+            maxWidth: wide ? 760 : 460, minWidth: wide ? 560 : 50, maxHeight: wide ? 560 : 380,
+            autoPanPaddingTopLeft: pad
+          })
+            .setLatLng(e.latlng).setContent(html).openOn(map);
+        }
       }
     });
     return entry;
@@ -176,6 +185,18 @@
   /** Wire zoom-dependent styling once the map and all layers exist. */
   OT.start = function (map) {
     OT.map = map;
+    // While a popup is open, fold the layer list and hide title and legend so nothing covers it.
+    var box = map.getContainer();
+    map.on("popupopen", function () {
+      L.DomUtil.addClass(box, "ot-popup-open");
+      var lc = box.querySelector(".leaflet-control-layers");
+      if (lc) L.DomUtil.removeClass(lc, "leaflet-control-layers-expanded");
+    });
+    map.on("popupclose", function () {
+      L.DomUtil.removeClass(box, "ot-popup-open");
+      var lc = box.querySelector(".leaflet-control-layers");
+      if (lc) L.DomUtil.addClass(lc, "leaflet-control-layers-expanded");
+    });
     map.on("zoomend", OT.rescale);
     OT.rescale();
   };
