@@ -10,6 +10,13 @@ caller decides whether to accept them. Only a file that cannot be read at all ra
 (:class:`~onetrench.errors.UnreadableFile`, or :class:`~onetrench.errors.CRSError` when its
 CRS cannot be determined).
 
+Problem codes added here (besides those of :mod:`geo.validate`): errors ``file.no_features``,
+``file.unreadable`` (:func:`read_many`); warnings ``file.encoding_detected`` / ``file.encoding_damaged``
+(warnings), ``file.gdal_warning``, ``crs.assumed``, ``crs.from_file_name``,
+``crs.from_column_names``, ``crs.declared_ignored``, ``crs.overridden``, ``dxf.ignored_entities``,
+``dxf.arcs_as_chords``, ``dxf.repaired``, ``dxf.attributes_sidecar``, ``attributes.unmatched``,
+``attribute.generated_id``.
+
 Examples
 --------
 >>> doc = '''{"type": "FeatureCollection", "features": [{"type": "Feature",
