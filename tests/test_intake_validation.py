@@ -10,6 +10,9 @@ import numpy as np
 import pyproj
 import pytest
 import shapely
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from shapely.geometry import LineString, MultiLineString, Point, Polygon
 
 from geo.crs import resolve_crs
@@ -371,3 +374,37 @@ def test_b1_table_edges() -> None:
     assert working_space_b1_m(501, concrete=False) == 0.4
     assert working_space_b1_m(1500, concrete=True) == 0.6
     assert working_space_b1_m(4000, concrete=True) == 1.0
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(day=st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2100, 12, 31)))
+def test_parse_date_every_chinese_form(day: dt.date) -> None:
+    forms = [
+        day.isoformat(),
+        f"{day.year}/{day.month}/{day.day}",
+        f"{day.year}.{day.month:02d}.{day.day:02d}",
+        f"{day.year}年{day.month}月{day.day}日",
+        f"{day.year}{day.month:02d}{day.day:02d}",
+        (day - dt.date(1899, 12, 30)).days,  # Excel day serial
+    ]
+    for form in forms:
+        if isinstance(form, int) and not 32874 <= form <= 91310:
+            continue  # serials are only accepted for 1990–2149
+        assert parse_date(form) == day, form
+
+
+@pytest.mark.parametrize(
+    ("dbf", "cpg", "expected"),
+    [
+        (b"\x03" + bytes(28) + b"\x4d" + bytes(2) + "管径".encode("gbk"), None, ("gbk", "ldid")),
+        (b"\x03" + bytes(31) + "管径".encode("gbk"), b"936", ("gbk", "cpg")),
+        (b"\x03" + bytes(31) + "管径".encode(), b"UTF-8\r\n", ("utf-8", "cpg")),
+        (b"\x03" + bytes(31) + "管径".encode(), None, ("utf-8", "detected")),
+        (b"\x03" + bytes(31) + "管径".encode("gbk"), b"nonsense", ("gb18030", "detected")),
+        (b"\x03" + bytes(31) + b"\xff\xff\xff\xff", None, ("latin-1", "fallback")),
+    ],
+)
+def test_dbf_encoding(dbf: bytes, cpg: bytes | None, expected: tuple[str, str]) -> None:
+    from geo.intake.readers import detect_dbf_encoding
+
+    assert detect_dbf_encoding(dbf, cpg) == expected
