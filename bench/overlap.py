@@ -35,10 +35,12 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geo.overlap import WorkIndex, detect  # noqa: E402
-from geo.roads import RoadNetwork  # noqa: E402
-from onetrench.domain import Road, RoadClass, UtilityKind, Work  # noqa: E402
-from onetrench.settings import Settings  # noqa: E402
+import itertools
+
+from geo.overlap import WorkIndex, detect
+from geo.roads import RoadNetwork
+from onetrench.domain import Road, RoadClass, UtilityKind, Work
+from onetrench.settings import Settings
 
 BLOCK_M = 250.0
 WORKS_PER_KM = 4.0
@@ -74,10 +76,7 @@ def make_city(n_works: int, seed: int = 42) -> tuple[list[Road], list[Work]]:
             while start < k - 1:
                 stop = min(k - 1, start + int(rng.integers(1, 7)))
                 idx = np.arange(start, stop + 1)
-                if axis == 0:
-                    pts = np.c_[gx[idx, line], gy[idx, line]]
-                else:
-                    pts = np.c_[gx[line, idx], gy[line, idx]]
+                pts = np.c_[gx[idx, line], gy[idx, line]] if axis == 0 else np.c_[gx[line, idx], gy[line, idx]]
                 if rng.random() < 0.2:
                     pts = pts[::-1]  # digitised the other way
                 roads.append(
@@ -237,7 +236,7 @@ def plain_geopandas(works: list[Work], roads: list[Road], settings: Settings) ->
             ivs.append((min(ms), max(ms)))
         elif part.geom_type == "LineString":
             cs = list(part.coords)
-            for p0, p1 in zip(cs[:-1], cs[1:], strict=True):
+            for p0, p1 in itertools.pairwise(cs):
                 seg = math.dist(p0, p1)
                 if seg == 0:
                     continue
@@ -263,7 +262,9 @@ def plain_geopandas(works: list[Work], roads: list[Road], settings: Settings) ->
     pieces = pieces.copy()
     pieces["geometry"] = pieces.buffer(pieces["width"])
     joined = gpd.sjoin(pieces, pieces, predicate="intersects")
-    joined = joined[(joined["road_id_left"] == joined["road_id_right"]) & (joined["work_id_left"] < joined["work_id_right"])]
+    joined = joined[
+        (joined["road_id_left"] == joined["road_id_right"]) & (joined["work_id_left"] < joined["work_id_right"])
+    ]
     cand = set(zip(joined["road_id_left"], joined["work_id_left"], joined["work_id_right"], strict=True))
     min_shared = dict(zip(rg["road_id"], rg["min_shared"], strict=True))
     found: set[tuple[str, str, str]] = set()

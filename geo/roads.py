@@ -171,7 +171,7 @@ class RoadNetwork:
 
     def thresholds(self, settings: Settings) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Per road: ``(min_shared_m, cos(crossing_angle))`` under ``settings``."""
-        key = f"thr:{id(settings)}"
+        key = "thr:" + settings.model_dump_json(include={"min_shared_m", "crossing_angle_deg", "class_overrides"})
         if key not in self._cache:
             rules = {c: settings.rule_for(c) for c in RoadClass}
             min_shared = np.array([rules[r.road_class].min_shared_m for r in self.roads], dtype=float)

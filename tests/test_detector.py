@@ -474,3 +474,22 @@ def test_prop_shared_within_occupancy(scene: tuple[list[Road], list[Work]]) -> N
         assert s.shared_m <= occ[(s.work_ids[1], s.road_id)] + 1e-9
     # and the detector agrees with the reference on these scenes too
     assert close(shared_map(res), reference(works, roads, S0)[1])
+
+
+def test_work_zones_and_reversed_road() -> None:
+    # Road digitised east → west: measures run from x=500 down to x=0, left is south.
+    road = R("R", LineString([(500, 0), (0, 0)]), 20.0)
+    pit = W("pit", Polygon([(100, 2), (130, 2), (130, 6), (100, 6)]))  # measures 370..400, north = right
+    half_out = W("half", Polygon([(200, 5), (240, 5), (240, 15), (200, 15)]))  # 5 m of 10 m depth outside
+    route = W("route", LineString([(90, -3), (250, -3)]))  # measures 250..410, south = left
+    res = detect([pit, half_out, route], [road], settings=S10)
+    occ = {o.work_id: o for o in res.occupancy}
+    assert [(iv.from_m, iv.to_m) for iv in occ["pit"].intervals] == [pytest.approx((370.0, 400.0))]
+    assert occ["pit"].offsets_m[0] == pytest.approx(-4.0)
+    assert occ["route"].offsets_m[0] == pytest.approx(3.0)
+    assert occ["half"].offsets_m[0] == pytest.approx(-7.5)
+    got = {s.work_ids: round(s.shared_m, 6) for s in res.shared}
+    assert got == {("pit", "route"): 30.0, ("half", "route"): 40.0}
+    off = {p.work_id: p for p in res.off_road}
+    assert set(off) == {"half"}
+    assert off["half"].area_m2 == pytest.approx(40 * 5) and off["half"].length_m == 0.0
