@@ -40,7 +40,7 @@ from ortools.sat.python import cp_model
 
 from onetrench.domain import Occupancy, Road, RoadClass, SharedStretch, Work
 from onetrench.settings import Settings
-from scheduling.windows import Calendar
+from scheduling.windows import Calendar, min_shift_together
 
 __all__ = ["OptimiseResult", "Piece", "count_excavations", "optimise_plan", "shared_pieces"]
 
@@ -64,7 +64,9 @@ class OptimiseResult:
     ``status`` is ``optimal`` when every model was solved to optimality, ``feasible`` when the
     best solution found is reported, ``infeasible`` / ``unknown`` when a model (with limits the
     plan itself breaks) found nothing (its works keep their planned dates), ``unchanged`` when
-    nothing was shared. ``gap`` is ``(objective - bound) / objective`` of the combined objective.
+    nothing was shared. ``gap`` is the relative gap on the primary objective,
+    ``(excavations_after - excavations_bound) / excavations_after``; ``objective`` and ``bound``
+    are the solvers' combined lexicographic objective (excavations x weight + shift) and bound.
     """
 
     status: Status
@@ -79,6 +81,7 @@ class OptimiseResult:
     wall_time_s: float
     components: int
     models: int
+    pairs_solved_directly: int = 0
     shifts: dict[str, int] = field(default_factory=dict)
 
 
@@ -233,8 +236,34 @@ def optimise_plan(
     for wid in sorted(dsu.parent):
         comps[dsu.find(wid)].append(wid)
     comp_list = sorted(comps.values(), key=lambda c: (len(c), c[0]))
-    chunks: list[list[str]] = []
+    calendar = Calendar.from_settings(settings)
+    limited = {w for ids, _ in cumulative for w in ids} | {w for pair in adjacent for w in pair}
+    comp_pieces: dict[str, list[Piece]] = defaultdict(list)
+    for p in pieces:
+        comp_pieces[dsu.find(p.work_ids[0])].append(p)
+    starts = dict(planned)
+    objective = bound = exc_bound = 0
+    solved_pairs = 0
+    rest: list[list[str]] = []
     for c in comp_list:
+        cp = comp_pieces[dsu.find(c[0])]
+        if len(c) != 2 or limited.intersection(c) or len({p.gap_days for p in cp}) != 1:
+            rest.append(c)
+            continue
+        # two works, no limits: together (one excavation per piece) whenever possible, least shift
+        runs = [_domain_runs(by_id[w], calendar, roads_of) for w in c]
+        got = min_shift_together(runs, [planned[w] for w in c], [durs[w] for w in c], cp[0].gap_days)
+        big = 1 + sum(max(planned[w] - r[0][0], r[-1][1] - planned[w]) for w, r in zip(c, runs, strict=True))
+        if got is not None:
+            starts.update(zip(c, got[1], strict=True))
+        exc = count_excavations(cp, starts, durs)
+        shift = sum(abs(starts[w] - planned[w]) for w in c)
+        objective += exc * big + shift
+        bound += exc * big + shift
+        exc_bound += exc
+        solved_pairs += 1
+    chunks: list[list[str]] = []
+    for c in rest:
         if chunks and len(chunks[-1]) + len(c) <= chunk_works:
             chunks[-1].extend(c)
         else:
@@ -243,7 +272,8 @@ def optimise_plan(
     chunk_of = {w: k for k, ch in enumerate(chunks) for w in ch}
     pieces_of: dict[int, list[Piece]] = defaultdict(list)
     for p in pieces:
-        pieces_of[chunk_of[p.work_ids[0]]].append(p)
+        if p.work_ids[0] in chunk_of:
+            pieces_of[chunk_of[p.work_ids[0]]].append(p)
     cum_of: dict[int, list[tuple[list[str], int]]] = defaultdict(list)
     for ids, cap in cumulative:
         cum_of[chunk_of[ids[0]]].append((ids, cap))
@@ -251,46 +281,48 @@ def optimise_plan(
     for a, b in adjacent:
         adj_of[chunk_of[a]].append((a, b))
 
-    calendar = Calendar.from_settings(settings)
-    starts = dict(planned)
-    status: Status = "unchanged" if not chunks else "optimal"
-    objective = bound = exc_bound = 0
+    status: Status = "unchanged" if not comp_list else "optimal"
     remaining_works = sum(len(c) for c in chunks)
     for k, ids in enumerate(chunks):
         elapsed = time.perf_counter() - t0
         budget = max(0.05, (time_limit_s - elapsed) * len(ids) / max(1, remaining_works))
         remaining_works -= len(ids)
-        res = _solve_chunk(
-            [by_id[i] for i in ids],
-            pieces_of[k],
-            cum_of[k],
-            adj_of[k],
-            calendar=calendar,
-            roads_of=roads_of,
-            budget_s=budget,
-            num_workers=num_workers,
-        )
+        if elapsed >= time_limit_s:
+            res: tuple[Status, dict[str, int] | None, int, int, int] = ("unknown", None, 0, 0, 1)
+        else:
+            res = _solve_chunk(
+                [by_id[i] for i in ids],
+                pieces_of[k],
+                cum_of[k],
+                adj_of[k],
+                calendar=calendar,
+                roads_of=roads_of,
+                budget_s=budget,
+                num_workers=num_workers,
+            )
         chunk_status, chunk_starts, obj, bnd, big = res
         plan_exc = count_excavations(pieces_of[k], planned, durs)
         plan_ok = _limits_hold(planned, durs, cum_of[k], adj_of[k])
         if chunk_starts is not None:
             # safeguard: never return something worse than the plan itself
-            got = count_excavations(pieces_of[k], {**planned, **chunk_starts}, durs)
+            got_exc = count_excavations(pieces_of[k], {**planned, **chunk_starts}, durs)
             got_shift = sum(abs(chunk_starts[i] - planned[i]) for i in ids)
-            if plan_ok and (got, got_shift) > (plan_exc, 0):
+            if plan_ok and (got_exc, got_shift) > (plan_exc, 0):
                 chunk_starts, obj = {i: planned[i] for i in ids}, plan_exc * big
         elif chunk_status == "unknown" and plan_ok:
             # out of time before any solution: the plan itself is the best found
             chunk_status, chunk_starts, obj, bnd = "feasible", {i: planned[i] for i in ids}, plan_exc * big, 0
         if _RANK[chunk_status] > _RANK[status]:
             status = chunk_status
+        trivial = sum(p.count for p in pieces_of[k])  # every shared piece is opened at least once
         if chunk_starts is not None:
             starts.update(chunk_starts)
             objective += obj
             bound += bnd
-            exc_bound += bnd // big
+            exc_bound += max(bnd // big, trivial)
         else:
             objective += plan_exc * big
+            exc_bound += trivial
     before = count_excavations(pieces, planned, durs)
     after = count_excavations(pieces, starts, durs)
     shifts = {w: starts[w] - planned[w] for w in starts if starts[w] != planned[w]}
@@ -303,12 +335,25 @@ def optimise_plan(
         total_shift_days=sum(abs(v) for v in shifts.values()),
         objective=objective,
         bound=bound,
-        gap=(objective - bound) / objective if objective > 0 else 0.0,
+        gap=(after - exc_bound) / after if after > 0 else 0.0,
         wall_time_s=time.perf_counter() - t0,
         components=len(comp_list),
         models=len(chunks),
+        pairs_solved_directly=solved_pairs,
         shifts=shifts,
     )
+
+
+def _domain_runs(w: Work, calendar: Calendar, roads_of: dict[str, list[str]]) -> list[tuple[int, int]]:
+    """Allowed starts of ``w`` (bounds and calendar) plus its planned start, as sorted disjoint runs."""
+    p0 = w.start.toordinal()
+    out: list[tuple[int, int]] = []
+    for a, b in sorted({*calendar.allowed_starts(w, roads_of.get(w.work_id, ())), (p0, p0)}):
+        if out and a <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
 
 
 def _limits_hold(
@@ -364,9 +409,8 @@ def _solve_chunk(
     big = 1
     for w in members:
         p0 = w.start.toordinal()
-        runs = calendar.allowed_starts(w, roads_of.get(w.work_id, ()))
-        spans = sorted({*runs, (p0, p0)})
-        lo, hi = spans[0][0], max(b for _, b in spans)
+        spans = _domain_runs(w, calendar, roads_of)
+        lo, hi = spans[0][0], spans[-1][1]
         domain = cp_model.Domain.from_intervals([[a, b] for a, b in spans])
         s = model.new_int_var_from_domain(domain, f"s_{w.work_id}")
         start_var[w.work_id] = s

@@ -29,7 +29,7 @@ from typing import Literal
 from onetrench.domain import Work
 from onetrench.settings import BlackoutPeriod, Settings
 
-__all__ = ["Calendar", "JointWindow", "NoWindow", "joint_window", "same_period"]
+__all__ = ["Calendar", "JointWindow", "NoWindow", "joint_window", "min_shift_together", "same_period"]
 
 Run = tuple[int, int]
 _NOTHING: frozenset[str] = frozenset()
@@ -262,6 +262,36 @@ def joint_window(
             return _calendar_block(cal, (w.work_id,), names, f"{w.window_start}–{w.window_end}")
     starts = [w.start.toordinal() for w in works]
     durs = [w.duration_days for w in works]
+    best = min_shift_together(runs, starts, durs, gap_days)
+    if best is None:
+        lo = min(w.window_start for w in works)
+        hi = max(w.window_end for w in works)
+        names = sorted({b.name_zh for w in works for b in _blackouts_in(cal, w, roads.get(w.work_id, ()))})
+        return _calendar_block(cal, tuple(ids), names, f"{lo}–{hi}")
+    chosen = best[1]
+    return JointWindow(
+        starts={i: dt.date.fromordinal(s) for i, s in zip(ids, chosen, strict=True)},
+        ends={i: dt.date.fromordinal(s + d - 1) for i, s, d in zip(ids, chosen, durs, strict=True)},
+        shifts={i: s - s0 for i, s, s0 in zip(ids, chosen, starts, strict=True)},
+    )
+
+
+def min_shift_together(
+    runs: Sequence[Sequence[Run]], starts: Sequence[int], durs: Sequence[int], gap_days: int
+) -> tuple[int, list[int]] | None:
+    """Least total shift putting every work in one period: ``(total, starts)`` or ``None``.
+
+    ``runs[j]`` are the sorted, disjoint allowed start runs of work ``j`` (day numbers),
+    ``starts[j]`` its planned start and ``durs[j]`` its duration. Exact: the cost as a function
+    of the common day ``t`` is piecewise linear with integer breakpoints, all evaluated.
+
+    Examples
+    --------
+    >>> min_shift_together([[(0, 0)], [(0, 40)]], [0, 31], [10, 10], 0)
+    (22, [0, 9])
+    """
+    if any(not r for r in runs):
+        return None
     run_ends = [[b for _, b in r] for r in runs]
     cands: set[int] = set()
     for r, s0, dur in zip(runs, starts, durs, strict=True):
@@ -284,17 +314,7 @@ def joint_window(
         else:
             if best is None or (total, t) < best[:2]:
                 best = (total, t, chosen)
-    if best is None:
-        lo = min(w.window_start for w in works)
-        hi = max(w.window_end for w in works)
-        names = sorted({b.name_zh for w in works for b in _blackouts_in(cal, w, roads.get(w.work_id, ()))})
-        return _calendar_block(cal, tuple(ids), names, f"{lo}–{hi}")
-    chosen = best[2]
-    return JointWindow(
-        starts={i: dt.date.fromordinal(s) for i, s in zip(ids, chosen, strict=True)},
-        ends={i: dt.date.fromordinal(s + d - 1) for i, s, d in zip(ids, chosen, durs, strict=True)},
-        shifts={i: s - s0 for i, s, s0 in zip(ids, chosen, starts, strict=True)},
-    )
+    return None if best is None else (best[0], best[2])
 
 
 def _blackouts_in(cal: Calendar, work: Work, road_ids: Collection[str]) -> list[BlackoutPeriod]:
