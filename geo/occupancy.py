@@ -242,6 +242,10 @@ def compute_occupancy(
         Also compute the parts of each work outside every corridor.
     """
     geoms = works if isinstance(works, np.ndarray) else as_geometry_array(works)
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():  # e.g. a self-touching work zone: repair rather than fail in GEOS
+        geoms = geoms.copy()
+        geoms[invalid] = shapely.make_valid(geoms[invalid])
     n_roads = len(net.roads)
     if n_roads and len(geoms):
         wi, ri = net.tree.query(geoms, predicate="intersects")

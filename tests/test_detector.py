@@ -493,3 +493,11 @@ def test_work_zones_and_reversed_road() -> None:
     off = {p.work_id: p for p in res.off_road}
     assert set(off) == {"half"}
     assert off["half"].area_m2 == pytest.approx(40 * 5) and off["half"].length_m == 0.0
+
+
+def test_invalid_work_zone_is_repaired() -> None:
+    road = R("R", LineString([(0, 0), (200, 0)]), 20.0)
+    bowtie = W("z", Polygon([(10, -5), (50, 5), (50, -5), (10, 5)]))  # self-intersecting
+    route = W("r", LineString([(0, 1), (100, 1)]))
+    res = detect([bowtie, route], [road], settings=S10)
+    assert [(s.work_ids, round(s.shared_m, 6)) for s in res.shared] == [(("r", "z"), 40.0)]
