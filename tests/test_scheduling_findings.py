@@ -293,3 +293,40 @@ def test_dangling_references_are_all_reported() -> None:
         run([a, a], [occ("A", "R9", 0, 10), occ("Z", "R1", 0, 10)], [pair("R1", "A", "Q", 0, 10)])
     codes = sorted(p.code for p in err.value.details)
     assert codes == ["occupancy.unknown_road", "occupancy.unknown_work", "shared.unknown_work", "work.duplicate_id"]
+
+
+def test_findings_do_not_depend_on_input_order() -> None:
+    import random
+
+    works = [
+        work("A", UtilityKind.GAS, d(2027, 3, 1), d(2027, 3, 10)),
+        work("B", UtilityKind.WATER, d(2027, 4, 1), d(2027, 4, 10), earliest_start=d(2027, 3, 1)),
+        work("C", UtilityKind.POWER, d(2027, 3, 5), d(2027, 3, 8)),
+    ]
+    occupancy = [occ("A", "R1", 0, 300, 1), occ("B", "R1", 100, 400, 1.2), occ("C", "R1", 200, 500, -1)]
+    shared = [pair("R1", "A", "B", 100, 300), pair("R1", "A", "C", 200, 300), pair("R1", "B", "C", 200, 400)]
+    expected = run(works, occupancy, shared)
+    rng = random.Random(3)
+    for _ in range(5):
+        rng.shuffle(works)
+        rng.shuffle(occupancy)
+        rng.shuffle(shared)
+        assert run(works, occupancy, shared) == expected
+
+
+def test_geometry_on_a_road_digitised_in_pieces() -> None:
+    from shapely.geometry import MultiLineString
+
+    from scheduling._geom import road_substring
+
+    r = Road(
+        road_id="R5",
+        name="分段路",
+        road_class=RoadClass.BRANCH,
+        width_m=12,
+        geometry=MultiLineString([[(0, 0), (100, 0)], [(200, 0), (300, 0)]]),
+    )
+    got = road_substring(r, [Interval(50, 150)])
+    assert got is not None
+    assert got.equals(MultiLineString([[(50, 0), (100, 0)], [(200, 0), (250, 0)]]))
+    assert road_substring(r, [Interval(400, 500)]) is None
