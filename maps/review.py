@@ -179,10 +179,27 @@ def _finding_rows(finding: Finding, works: dict[str, Work]) -> list[tuple[str, s
     return rows
 
 
-def _twice_label(finding: Finding) -> str:
-    measures = "，".join(f"{iv.from_m:.0f}–{iv.to_m:.0f} m" for iv in finding.measures)
-    road = finding.road_name or finding.road_id or ""
-    return f"⚠ 重复开挖 dug twice：{esc(road)} {esc(measures)}"
+def twice_labels(findings: Sequence[Finding]) -> dict[int, str]:
+    """One permanent label per road dug twice (index of the finding that carries it → text).
+
+    Several 重复开挖 findings on one road (same name; a network may split a road into segments)
+    share a label (``×n``; the span of their measures when they are on one segment), so labels
+    do not pile up on the same spot.
+    """
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, f in enumerate(findings):
+        if f.kind is FindingKind.SAME_ROAD_DIFFERENT_PERIOD:
+            groups[f.road_name or f.road_id or f"#{i}"].append(i)
+    out = {}
+    for idxs in groups.values():
+        group = [findings[i] for i in idxs]
+        ivs = [iv for f in group for iv in f.measures]
+        one_segment = len({f.road_id for f in group}) == 1
+        span = f" {min(iv.from_m for iv in ivs):.0f}–{max(iv.to_m for iv in ivs):.0f} m" if ivs and one_segment else ""
+        road = group[0].road_name or group[0].road_id or ""
+        times = f" ×{len(group)}" if len(group) > 1 else ""
+        out[idxs[0]] = f"⚠ 重复开挖 dug twice{times}：{esc(road)}{esc(span)}"
+    return out
 
 
 def _bundle_rows(bundle: Bundle) -> list[tuple[str, str]]:
@@ -334,6 +351,7 @@ def build_review_page(
 
     # 3. Findings, highlighted under the works; 重复开挖 stretches also get a permanent label.
     n_twice = sum(1 for f in findings if f.kind is FindingKind.SAME_ROAD_DIFFERENT_PERIOD)
+    labels = twice_labels(findings)
     by_kind: dict[FindingKind, LayerSpec] = {}
     for i, f in enumerate(findings):
         fgeom = finding_geometry(f, roads_by_id)
@@ -348,7 +366,8 @@ def build_review_page(
                 style=main,
                 casing=casing,
                 point_radius=9.0,
-                permanent_labels=f.kind is FindingKind.SAME_ROAD_DIFFERENT_PERIOD and n_twice <= MAX_PERMANENT_LABELS,
+                permanent_labels=f.kind is FindingKind.SAME_ROAD_DIFFERENT_PERIOD
+                and len(labels) <= MAX_PERMANENT_LABELS,
             )
         period = finding_period(f, works_by_id)
         by_kind[f.kind].features.append(
@@ -358,7 +377,7 @@ def build_review_page(
                 rows=_finding_rows(f, works_by_id),
                 start=period.start if period else None,
                 end=period.end if period else None,
-                label=_twice_label(f) if f.kind is FindingKind.SAME_ROAD_DIFFERENT_PERIOD else "",
+                label=labels.get(i, ""),
             )
         )
     finding_kinds = [k for k in FINDING_ORDER if k in by_kind]

@@ -264,3 +264,17 @@ def test_road_popups_embed_timelines_where_works_share_a_road(html: str, plan: A
     assert "x" not in roads["滨河路"]  # only one work there
     none = review_map(works=plan.works, roads=plan.roads, findings=plan.findings, settings=SETTINGS, timeline_roads=())
     assert all("x" not in f["properties"] for f in layers_of(none)["roads"])
+
+
+def test_one_label_per_road_dug_twice() -> None:
+    from maps.review import twice_labels
+
+    def twice(road: str, a: float, b: float, name: str = "") -> Finding:
+        return Finding(kind=FindingKind.SAME_ROAD_DIFFERENT_PERIOD, severity=Severity.BLOCKING, work_ids=("A", "B"),
+                       zh="", en="", fix_zh="", fix_en="", road_id=road, road_name=name or f"路{road}",
+                       measures=(Interval(a, b),))  # fmt: skip
+
+    found = [twice("1", 100, 200), twice("2", 0, 50), twice("1", 150, 400)]
+    assert twice_labels(found) == {0: "⚠ 重复开挖 dug twice ×2：路1 100–400 m", 1: "⚠ 重复开挖 dug twice：路2 0–50 m"}
+    segments = [twice("R-1", 0, 10, "古南大道"), twice("R-2", 5, 30, "古南大道")]
+    assert twice_labels(segments) == {0: "⚠ 重复开挖 dug twice ×2：古南大道"}
