@@ -103,6 +103,16 @@ def db_check() -> None:
     typer.echo(describe_database(engine))
 
 
+def _register_plan_commands() -> None:
+    """Add ``plan``, ``package build|inspect`` and ``demo`` (defined in :mod:`onetrench.commands`)."""
+    from onetrench.commands import register
+
+    register(app, friendly_errors)
+
+
+_register_plan_commands()
+
+
 def _register_service_commands() -> None:
     """Add ``db upgrade``, ``org``, ``token`` and ``serve`` (defined in :mod:`api.cli`)."""
     from api.cli import register

@@ -80,6 +80,10 @@ def trench_width_m(work: Work) -> float:
     return DEFAULT_TRENCH_WIDTH_M
 
 
+#: Measures closer than this (metres) are the same point: floating-point noise of the projection.
+_SNAP_M = 1e-3
+
+
 def group_pieces(members: Iterable[tuple[Interval, float]]) -> list[tuple[Interval, float]]:
     """Cut one road's member intervals into pieces, each with the widest member width over it.
 
@@ -90,11 +94,14 @@ def group_pieces(members: Iterable[tuple[Interval, float]]) -> list[tuple[Interv
     >>> group_pieces([(Interval(0, 100), 0.8), (Interval(50, 200), 1.2)])
     [(Interval(from_m=0, to_m=50), 0.8), (Interval(from_m=50, to_m=200), 1.2)]
     """
-    items = [(iv, w) for iv, w in members if iv.to_m > iv.from_m]
-    cuts = sorted({x for iv, _ in items for x in (iv.from_m, iv.to_m)})
+    items = [(iv, w) for iv, w in members if iv.to_m - iv.from_m > _SNAP_M]
+    cuts: list[float] = []
+    for x in sorted({x for iv, _ in items for x in (iv.from_m, iv.to_m)}):
+        if not cuts or x - cuts[-1] > _SNAP_M:  # measures a millimetre apart are one cut
+            cuts.append(x)
     out: list[tuple[Interval, float]] = []
     for lo, hi in itertools.pairwise(cuts):
-        widths = [w for iv, w in items if iv.from_m <= lo and iv.to_m >= hi]
+        widths = [w for iv, w in items if iv.from_m <= lo + _SNAP_M and iv.to_m >= hi - _SNAP_M]
         if not widths:
             continue
         width = max(widths)

@@ -315,16 +315,19 @@ def _join_attributes(raw: RawFile, attributes: str | Path | bytes, *, settings: 
 def read_many(
     paths: Iterable[str | Path],
     *,
-    crs: str | int | CRSSpec | None = None,
+    crs: str | int | CRSSpec | Mapping[str, str | int | CRSSpec] | None = None,
     crs_mode: Literal["fallback", "override"] = "fallback",
     settings: Settings | None = None,
     layer: str | None = None,
     defaults: Mapping[str, object] | None = None,
     layer_kinds: Mapping[str, UtilityKind] | None = None,
+    attributes: Mapping[str, str | Path] | None = None,
     on_unreadable: Literal["raise", "report"] = "raise",
 ) -> IntakeResult:
     """Read several files into one result; work ids must be unique across all of them.
 
+    ``crs`` is one CRS for every file, or a mapping from file name (or path) to its CRS;
+    ``attributes`` maps a drawing's file name to its attribute table (see :func:`read_works`).
     With ``on_unreadable="report"``, a file that cannot be read becomes a ``file.unreadable``
     error (and is listed in ``unreadable``) instead of raising.
     """
@@ -335,15 +338,18 @@ def read_many(
     for path in path_list:
         if path in sidecars:
             continue  # the attribute table of a drawing in the same list, read with it
+        file_crs = crs.get(path.name, crs.get(str(path))) if isinstance(crs, Mapping) else crs
+        table = (attributes or {}).get(path.name, (attributes or {}).get(str(path)))
         try:
             part = read_works(
                 path,
-                crs=crs,
+                crs=file_crs,
                 crs_mode=crs_mode,
                 settings=settings,
                 layer=layer,
                 defaults=defaults,
                 layer_kinds=layer_kinds,
+                attributes=table,
             )
         except OnetrenchError as exc:
             if on_unreadable == "raise":
