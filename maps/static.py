@@ -142,7 +142,12 @@ def draw_layers(
         for line in _lines(road.geometry):
             segs.append(line)
             widths.append(ROAD_LINEWIDTHS.get(road.road_class, 2.0))
-    ax.add_collection(LineCollection(segs, colors=ROAD_COLOUR, linewidths=widths, capstyle="round", zorder=1))
+    # Thinner lines on district-scale maps (as the web map does at low zoom); findings keep a floor.
+    k = min(1.0, max(0.25, (2500.0 / max(extent[2] - extent[0], extent[3] - extent[1], 1.0)) ** 0.7))
+    kf = max(k, 0.45)
+    ax.add_collection(
+        LineCollection(segs, colors=ROAD_COLOUR, linewidths=[w * k for w in widths], capstyle="round", zorder=1)
+    )
     mor = [
         line
         for road in roads
@@ -151,7 +156,9 @@ def draw_layers(
     ]
     if mor:
         ax.add_collection(
-            LineCollection(mor, colors=MORATORIUM_COLOUR, linewidths=2.2, linestyles=(0, (1.5, 3)), zorder=2)
+            LineCollection(
+                mor, colors=MORATORIUM_COLOUR, linewidths=max(1.0, 2.2 * k), linestyles=(0, (1.5, 3)), zorder=2
+            )
         )
     # Bundles.
     patches = [p for b in bundles for p in _polygon_patches(b.footprint)]
@@ -173,13 +180,15 @@ def draw_layers(
         pts = [p for g in geoms for p in _points(g)]
         colour = FINDING_COLOURS[kind]
         if kind is FindingKind.SAME_ROAD_DIFFERENT_PERIOD:
-            ax.add_collection(LineCollection(lines, colors="#000000", linewidths=11, capstyle="butt", zorder=4))
-            ax.add_collection(LineCollection(lines, colors=colour, linewidths=7.5, capstyle="butt", zorder=4.1))
+            ax.add_collection(LineCollection(lines, colors="#000000", linewidths=11 * kf, capstyle="butt", zorder=4))
+            ax.add_collection(LineCollection(lines, colors=colour, linewidths=7.5 * kf, capstyle="butt", zorder=4.1))
         elif kind is FindingKind.SAME_ROAD_SAME_PERIOD:
-            ax.add_collection(LineCollection(lines, colors=colour, linewidths=9, alpha=0.6, capstyle="butt", zorder=4))
+            ax.add_collection(
+                LineCollection(lines, colors=colour, linewidths=9 * kf, alpha=0.6, capstyle="butt", zorder=4)
+            )
         elif lines:
             ax.add_collection(
-                LineCollection(lines, colors=colour, linewidths=5, alpha=0.6, linestyles=(0, (2, 2)), zorder=4)
+                LineCollection(lines, colors=colour, linewidths=5 * kf, alpha=0.6, linestyles=(0, (2, 2)), zorder=4)
             )
         if pts:
             xs, ys = zip(*pts, strict=True)
@@ -190,7 +199,9 @@ def draw_layers(
         lines = [ln for w in kind_works for ln in _lines(w.geometry)]
         if lines:
             ax.add_collection(
-                LineCollection(lines, colors=UTILITY_COLOURS[utility], linewidths=1.8, capstyle="round", zorder=5)
+                LineCollection(
+                    lines, colors=UTILITY_COLOURS[utility], linewidths=max(0.6, 1.8 * k), capstyle="round", zorder=5
+                )
             )
     # Road names.
     if road_labels:
