@@ -160,3 +160,32 @@ def test_point_geometry_and_empty() -> None:
     with pytest.raises(InputError) as info:
         roads_from_geodataframe(gdf, settings=Settings())
     assert sorted(p.code for p in info.value.details) == ["road.empty_geometry", "road.not_line"]
+
+
+def test_read_then_detect_on_real_coordinates() -> None:
+    from geo.overlap import detect
+    from onetrench.domain import UtilityKind, Work
+
+    settings = Settings()
+    net = read_roads(GOOD, settings=settings)
+    tr = pyproj.Transformer.from_crs("EPSG:4490", settings.working_crs, always_xy=True)
+
+    def work(wid: str, lon0: float, lon1: float, dlat: float) -> Work:
+        pts = [tr.transform(lon, 29.0300 + dlat) for lon in (lon0, lon1)]
+        return Work(
+            work_id=wid,
+            utility=UtilityKind.WATER,
+            owner="渝綦水务",
+            geometry=LineString(pts),
+            start=dt.date(2027, 3, 1),
+            end=dt.date(2027, 3, 30),
+        )
+
+    # Two works along 通惠大道 (QJ-001, 40 m): 0.00005° of latitude ≈ 5.5 m off the centreline.
+    a = work("A", 106.6510, 106.6560, 0.00005)
+    b = work("B", 106.6540, 106.6590, -0.00005)
+    res = detect([a, b], net, settings=settings)
+    on_1 = [s for s in res.shared if s.road_id == "QJ-001"]
+    assert len(on_1) == 1
+    expected = _projected_length([(106.6540, 29.0300), (106.6560, 29.0300)])  # ≈ 195 m
+    assert on_1[0].shared_m == pytest.approx(expected, rel=0.01)
