@@ -47,7 +47,7 @@ from scheduling.windows import Calendar, JointWindow, joint_window, same_period
 
 __all__ = ["add_years", "evaluate", "part_items", "station", "validate_inputs"]
 
-_KIND_ORDER = {k: i for i, k in enumerate(FindingKind) if isinstance(k.value, str)}
+_KIND_ORDER = {k: i for i, k in enumerate(FindingKind)}
 
 
 def station(measure_m: float) -> str:
