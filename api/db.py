@@ -16,19 +16,12 @@ import sqlite3
 from types import ModuleType
 from typing import Any
 
-import shapely  # noqa: F401 - see _GEOS_NOTE
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from onetrench.errors import ConfigError
-
-#: SQLite loads extensions with RTLD_GLOBAL, so once mod_spatialite is loaded its (system) GEOS
-#: symbols would shadow those of shapely's bundled GEOS if shapely were imported later — shapely
-#: then calls the wrong GEOS and fails or corrupts memory ("WKB output dimension must be 2 or 3").
-#: Importing shapely first binds its symbols to its own GEOS.
-_GEOS_NOTE = "import shapely before loading SpatiaLite"
 
 SPATIALITE_HINT_ZH = "请安装 SpatiaLite：sudo apt-get install libsqlite3-mod-spatialite（或运行 make setup）"
 SPATIALITE_HINT_EN = "install SpatiaLite: sudo apt-get install libsqlite3-mod-spatialite (or run make setup)"
@@ -71,7 +64,26 @@ def _load_spatialite(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.execute("SELECT InitSpatialMetaData(1)")
 
 
+def bind_native_libraries() -> None:
+    """Import the libraries that bundle their own GEOS / PROJ / GDAL before SpatiaLite is loaded.
+
+    SQLite loads extensions with ``RTLD_GLOBAL``: once ``mod_spatialite`` is in, its (system)
+    GEOS and PROJ symbols would shadow those bundled in the shapely, pyproj and pyogrio wheels
+    for any of them imported later, which then call the wrong library and fail ("WKB output
+    dimension must be 2 or 3") or crash (a segfault writing a GeoPackage). Imported first, they
+    bind to their own copies.
+    """
+    import importlib
+
+    for name in ("shapely", "pyproj", "pyogrio"):
+        try:
+            importlib.import_module(name)
+        except ImportError:  # pragma: no cover - optional here
+            continue
+
+
 def _sqlite_engine(url: str, *, echo: bool) -> Engine:
+    bind_native_libraries()
     parsed = make_url(url)
     in_memory = parsed.database in (None, "", ":memory:")
     kwargs: dict[str, Any] = {"module": sqlite_dbapi(), "echo": echo}

@@ -14,6 +14,7 @@ from api.problems import PROBLEM_JSON
 from api.schemas import (
     FEATURE_COLLECTION_EXAMPLE,
     FindingsPublic,
+    ProblemPublic,
     UploadPublic,
     WorkHistoryPublic,
     WorkPublic,
@@ -29,8 +30,10 @@ from onetrench.settings import Settings
 
 router = APIRouter(prefix="/works", tags=["works 工程"])
 
+PROBLEM_REF = {"$ref": "#/components/schemas/ProblemPublic"}
+
 ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"description": d, "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemPublic"}}}}
+    s: {"model": ProblemPublic, "description": d, "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
     for s, d in {
         400: "文件无法读取 / unreadable file",
         401: "缺少或无效令牌 / missing or invalid token",

@@ -57,6 +57,9 @@ def work(wid: str, kind: str, owner: str, start: str, end: str, pts: list[tuple[
     )
 
 
+#: 联系人 with a phone (the permit package needs one per applicant); T-1 has no phone on purpose.
+CONTACTS = {"P-1": "王工 023-48612345", "W-1": "李工 13800000000", "G-1": "赵工 023-48670000", "T-1": "陈工"}
+
 power = fc([work("P-1", "电力", "国网重庆綦江供电公司", "2026-03-02", "2026-03-20", [(0, 5), (400, 5)])])
 water = fc([work("W-1", "给水", "渝綦水务", "2026-03-10", "2026-03-30", [(200, -5), (600, -5)])])
 gas = fc([work("G-1", "燃气", "重庆港华燃气", "2026-08-03", "2026-08-14", [(100, 8), (300, 8)])])
