@@ -52,6 +52,7 @@ class Feature:
     weight: float | None = None
     colour: str | None = None
     label: str = ""
+    gantt: Sequence[Sequence[Any]] = ()
 
     def properties(self, labels: dict[str, int]) -> dict[str, Any]:
         """The GeoJSON properties (short keys); ``labels`` maps row labels to their page index."""
@@ -73,6 +74,8 @@ class Feature:
             props["c"] = self.colour
         if self.label:
             props["l"] = self.label
+        if self.gantt:
+            props["g"] = [list(row) for row in self.gantt]
         return props
 
 

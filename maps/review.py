@@ -33,12 +33,9 @@ from maps._common import (
     work_rows,
 )
 from maps._leaflet import Feature, LayerSpec, LeafletPage
-from maps.timeline import timeline_svg
-from onetrench.domain import Bundle, Finding, FindingKind, Road, RoadClass, UtilityKind, Work
+from maps.timeline import stretches_on_road
+from onetrench.domain import Bundle, Finding, FindingKind, Occupancy, Road, RoadClass, UtilityKind, Work
 from onetrench.settings import Settings
-
-#: Road popups embed a timeline chart when at most this many roads have shared stretches.
-MAX_EMBEDDED_TIMELINES = 30
 
 #: Above this many 重复开挖 findings, their stretches are not labelled permanently (DOM cost).
 MAX_PERMANENT_LABELS = 300
@@ -219,40 +216,48 @@ def _bundle_rows(bundle: Bundle) -> list[tuple[str, str]]:
     ]
 
 
-def _timeline_charts(
+def gantt_rows(
     *,
     roads: Sequence[Road],
     works: Sequence[Work],
-    findings: Sequence[Finding],
-    bundles: Sequence[Bundle],
-    settings: Settings,
-    timeline_roads: Sequence[str] | None,
-) -> dict[str, str]:
-    """Inline SVG timelines for the road popups.
+    occupancies: Sequence[Occupancy] = (),
+    bundles: Sequence[Bundle] = (),
+) -> dict[str, list[list[Any]]]:
+    """Per road, the rows of its timeline chart (drawn by the page when the road is clicked).
 
-    For the given roads, or (``None``) the roads where two works share a stretch when there are
-    at most :data:`MAX_EMBEDDED_TIMELINES` of them.
+    A row is ``[work_id (escaped), utility, start, end, from_m, to_m, after_start, after_end]``;
+    the "after" dates are the joint window of the work's bundle when it differs from its plan
+    (else ``None``). Works are placed on roads by ``occupancies`` when given, else by clipping
+    them to each road's corridor.
     """
-    if timeline_roads is None:
-        chosen = sorted({f.road_id for f in findings if f.kind in SHARED_KINDS and f.road_id})
-        if len(chosen) > MAX_EMBEDDED_TIMELINES:
-            return {}
-    else:
-        chosen = list(dict.fromkeys(timeline_roads))
-    roads_by_id = {r.road_id: r for r in roads}
-    chosen = [rid for rid in chosen if rid in roads_by_id]
-    if not chosen or not works:
-        return {}
-    tree = shapely.STRtree([w.geometry for w in works])
-    out = {}
-    for road_id in chosen:
-        road = roads_by_id[road_id]
-        corridor = road.geometry.buffer(road.width_m / 2, cap_style="flat")
-        near = [works[i] for i in sorted(tree.query(corridor, predicate="intersects"))]
-        on_road = [f for f in findings if f.road_id == road_id]
-        svg = timeline_svg(road, near, settings=settings, findings=on_road, bundles=bundles)
-        if svg:
-            out[road_id] = f'<div class="ot-timeline"><b>施工时序 Timeline</b>{svg}</div>'
+    by_id = {w.work_id: w for w in works}
+    window = {wid: (b.window_start, b.window_end) for b in bundles for wid in b.work_ids}
+    placed: dict[str, list[tuple[Work, float, float]]] = defaultdict(list)
+    if occupancies:
+        for occ in occupancies:
+            w = by_id.get(occ.work_id)
+            if w is not None and occ.intervals:
+                placed[occ.road_id].append((w, occ.intervals[0].from_m, occ.intervals[-1].to_m))
+    elif works:
+        tree = shapely.STRtree([w.geometry for w in works])
+        for road in roads:
+            corridor = road.geometry.buffer(road.width_m / 2, cap_style="flat")
+            for i in sorted(tree.query(corridor, predicate="intersects")):
+                ivs = stretches_on_road(works[i], road)
+                if ivs:
+                    placed[road.road_id].append((works[i], ivs[0].from_m, ivs[-1].to_m))
+    out: dict[str, list[list[Any]]] = {}
+    for road_id, items in placed.items():
+        rows = []
+        for w, a, b in sorted(items, key=lambda t: (t[0].start, t[0].work_id)):
+            after = window.get(w.work_id)
+            if after == (w.start, w.end):
+                after = None
+            rows.append([
+                esc(w.work_id), w.utility.value, w.start.isoformat(), w.end.isoformat(), round(a), round(b),
+                after[0].isoformat() if after else None, after[1].isoformat() if after else None,
+            ])  # fmt: skip
+        out[road_id] = rows
     return out
 
 
@@ -266,7 +271,7 @@ def build_review_page(
     title: str,
     as_of: dt.date | None = None,
     extra_layers: Sequence[LayerSpec] = (),
-    timeline_roads: Sequence[str] | None = None,
+    occupancies: Sequence[Occupancy] = (),
 ) -> LeafletPage:
     """Build (but do not render) the review page; :func:`maps.bundle.bundle_map` reuses it."""
     page = LeafletPage(settings=settings, title=title)
@@ -301,14 +306,7 @@ def build_review_page(
         name="道路保护期 Roads under moratorium",
         style={"color": MORATORIUM_COLOUR, "weight": 4, "opacity": 0.9, "dashArray": "2 7", "lineCap": "butt"},
     )
-    charts = _timeline_charts(
-        roads=roads,
-        works=works,
-        findings=findings,
-        bundles=bundles,
-        settings=settings,
-        timeline_roads=timeline_roads,
-    )
+    charts = gantt_rows(roads=roads, works=works, occupancies=occupancies, bundles=bundles)
     for road in roads:
         until = moratorium_until(road, settings)
         road_title = f"{esc(road.name)} <i>{esc(road.road_id)}</i>"
@@ -320,7 +318,7 @@ def build_review_page(
                 title=road_title,
                 rows=rows,
                 refs=refs,
-                extra=charts.get(road.road_id, ""),
+                gantt=charts.get(road.road_id, ()),
                 weight=ROAD_WEIGHTS.get(road.road_class, 3.0),
             )
         )
@@ -420,8 +418,12 @@ def build_review_page(
         "ot-legend",
         legend_html(UtilityKind, [k for k in FINDING_ORDER if k in SHARED_KINDS or k in by_kind]),
     )
+    page.config = {
+        "colours": {k.value: UTILITY_COLOURS[k] for k in UtilityKind},
+        "utilities": {k.value: k.zh for k in UtilityKind},
+    }
     if works:
-        page.config = {
+        page.config |= {
             "min": min(w.start for w in works).isoformat(),
             "max": max(w.end for w in works).isoformat(),
             "blackouts": [
@@ -443,7 +445,7 @@ def review_map(
     settings: Settings,
     title: str = DEFAULT_TITLE,
     as_of: dt.date | None = None,
-    timeline_roads: Sequence[str] | None = None,
+    occupancies: Sequence[Occupancy] = (),
 ) -> str:
     """Draw the review map as one self-contained, offline HTML document.
 
@@ -461,9 +463,9 @@ def review_map(
     as_of
         Roads whose protection period ends before this date are not marked; default the
         earliest planned start.
-    timeline_roads
-        Road ids whose popup embeds a timeline chart (inline SVG); ``None`` (default) means the
-        roads where works share a stretch, if there are at most ``MAX_EMBEDDED_TIMELINES``.
+    occupancies
+        Detector output; places works on roads for the per-road timeline shown in each road's
+        popup (default: works clipped to each road's corridor).
 
     Returns
     -------
@@ -485,6 +487,6 @@ def review_map(
         settings=settings,
         title=title,
         as_of=as_of,
-        timeline_roads=timeline_roads,
+        occupancies=occupancies,
     )
     return page.render()

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from matplotlib import image as mpimg
 
+from maps._common import UTILITY_COLOURS
 from maps.bundle import bundle_map
 from maps.review import review_map
 from maps.sample import small_world
@@ -279,5 +280,36 @@ def test_bundle_map_offline(site: tuple[str, Any], browser: Any, tmp_path: Path)
             "utility:telecom": 1,
         }
         (_shots_dir(tmp_path) / "bundle_small.png").write_bytes(visit.page.screenshot())
+    finally:
+        visit.close()
+
+
+def test_road_popup_draws_its_timeline(site: tuple[str, Any], browser: Any) -> None:
+    origin, _ = site
+    visit = Visit(browser, origin, "review.html")
+    try:
+        # open the popup of 通惠大道 through Leaflet's own click handling, then read the chart back
+        html = visit.page.evaluate(
+            """() => {
+              const road = window.onetrench.layers.roads.main.getLayers()
+                .find(l => l.feature.properties.t.startsWith("通惠大道"));
+              road.fire("click", {latlng: road.getCenter()}, true);  // propagate to the layer handler
+              return document.querySelector(".leaflet-popup-content").innerHTML;
+            }"""
+        )
+        assert "施工时序 Timeline" in html
+        fills = visit.page.eval_on_selector_all(
+            ".leaflet-popup-content svg.ot-gantt rect", "els => els.map(e => e.getAttribute('fill'))"
+        )
+        texts = visit.page.eval_on_selector_all(
+            ".leaflet-popup-content svg.ot-gantt text", "els => els.map(e => e.textContent)"
+        )
+        assert any(t.startswith("W3 电力") for t in texts) and any(t.startswith("W6 热力") for t in texts)
+        assert "K0+950–K1+150" in texts
+        # W3 (power) and W4 (telecom) are moved by bundle B1: a faded planned bar and an "after" bar each;
+        # W6 (heat) keeps its dates: one bar
+        colours = {k: UTILITY_COLOURS[k] for k in (UtilityKind.POWER, UtilityKind.TELECOM, UtilityKind.HEAT)}
+        assert [fills.count(c) for c in colours.values()] == [2, 2, 1]
+        assert visit.dialogs == [] and [c for c in visit.console if c[0] in ("error", "pageerror")] == []
     finally:
         visit.close()

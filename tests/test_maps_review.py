@@ -21,6 +21,7 @@ from onetrench.domain import (
     Finding,
     FindingKind,
     Interval,
+    Occupancy,
     Road,
     RoadClass,
     Severity,
@@ -258,12 +259,25 @@ def test_polygon_work_zone_and_point_finding() -> None:
     assert layers["finding:clearance"][0]["geometry"]["type"] == "Point"
 
 
-def test_road_popups_embed_timelines_where_works_share_a_road(html: str, plan: Any) -> None:
+def test_road_popups_carry_their_timeline_rows(html: str) -> None:
     roads = {f["properties"]["t"].split(" ")[0]: f["properties"] for f in layers_of(html)["roads"]}
-    assert "<svg" in roads["文化路"]["x"] and "<svg" in roads["通惠大道"]["x"]
-    assert "x" not in roads["滨河路"]  # only one work there
-    none = review_map(works=plan.works, roads=plan.roads, findings=plan.findings, settings=SETTINGS, timeline_roads=())
-    assert all("x" not in f["properties"] for f in layers_of(none)["roads"])
+    # 文化路: W1 at 100–700 m, W2 at 400–900 m (hand-made plan); no bundle moves them
+    assert roads["文化路"]["g"] == [
+        ["W1", "water", "2026-03-02", "2026-04-15", 100, 700, None, None],
+        ["W2", "gas", "2026-08-03", "2026-09-10", 400, 900, None, None],
+    ]
+    # 通惠大道: W3, W4 are bundled into 03-10..05-30 ("after"); W6 (hostile name) is not
+    g = {row[0]: row for row in roads["通惠大道"]["g"]}
+    assert g["W3"][6:] == ["2026-03-10", "2026-05-30"] and g["W4"][6:] == ["2026-03-10", "2026-05-30"]
+    assert g["W6"][6:] == [None, None] and g["W6"][4:6] == [950, 1150]
+
+
+def test_occupancies_place_works_in_timelines(plan: Any) -> None:
+    occ = [Occupancy(work_id="W5", road_id="R1", intervals=(Interval(5, 20), Interval(30, 40)), offsets_m=(0, 0))]
+    page = review_map(works=plan.works, roads=plan.roads, settings=SETTINGS, occupancies=occ)
+    rows = {f["properties"]["t"].split(" ")[0]: f["properties"].get("g") for f in layers_of(page)["roads"]}
+    assert rows == {"文化路": [["W5", "drainage", "2026-06-01", "2026-07-15", 5, 40, None, None]], "通惠大道": None,
+                    "滨河路": None}  # fmt: skip
 
 
 def test_one_label_per_road_dug_twice() -> None:

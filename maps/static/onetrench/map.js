@@ -21,12 +21,76 @@
       }).join("") + "</table>";
     }
     if (p.x) h += p.x;
+    if (p.g && p.g.length) h += OT.gantt(p.g);
     if (p.f && p.f.length) {
       h += "<div><b>相关问题 Findings (" + p.f.length + ")</b></div>";
       p.f.slice(0, 30).forEach(function (i) { h += (OT.blocks || [])[i] || ""; });
       if (p.f.length > 30) h += "<div>…… 另有 " + (p.f.length - 30) + " 条 more</div>";
     }
     return h;
+  };
+
+  function escText(v) {
+    return String(v).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+  function dayNum(iso) { return Date.parse(iso + "T00:00:00Z") / 86400000; }
+  function km(m) { var k = Math.floor(m / 1000), r = Math.round(m % 1000); return "K" + k + "+" + ("00" + r).slice(-3); }
+
+  /** The per-road timeline (Gantt) as inline SVG: one row per work, planned bar (hatched when a
+   * bundle moves it) and the "after" window of its bundle; blackouts shaded; month ticks.
+   * Rows are [id (escaped), utility, start, end, from_m, to_m, afterStart|null, afterEnd|null]. */
+  OT.gantt = function (rows) {
+    var cfg = OT.config || {}, colours = cfg.colours || {}, names = cfg.utilities || {};
+    var lo = Infinity, hi = -Infinity;
+    rows.forEach(function (r) {
+      [r[2], r[3], r[6], r[7]].forEach(function (d) {
+        if (d) { lo = Math.min(lo, dayNum(d)); hi = Math.max(hi, dayNum(d) + 1); }
+      });
+    });
+    lo -= 5; hi += 5;
+    var left = 150, width = 560, plot = width - left - 10, rowH = 20, top = 18;
+    var height = top + rows.length * rowH + 20;
+    var x = function (d) { return left + (d - lo) / (hi - lo) * plot; };
+    var svg = '<svg class="ot-gantt" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ' + width + " " + height +
+      '" width="' + width + '" height="' + height + '" font-size="10">';
+    svg += '<defs><pattern id="ot-hatch" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">' +
+      '<line x1="0" y1="0" x2="0" y2="4" stroke="#555" stroke-width="1.2"/></pattern></defs>';
+    (cfg.blackouts || []).forEach(function (b) {
+      var a = Math.max(lo, dayNum(b.s)), e = Math.min(hi, dayNum(b.e) + 1);
+      if (a < e) svg += '<rect x="' + x(a) + '" y="' + top + '" width="' + (x(e) - x(a)) + '" height="' +
+        rows.length * rowH + '" fill="#cfd8dc"><title>' + escText(b.zh + " " + b.en) + "</title></rect>";
+    });
+    var d0 = new Date(lo * 86400000);
+    var m = new Date(Date.UTC(d0.getUTCFullYear(), d0.getUTCMonth() + 1, 1));
+    var step = (hi - lo) > 400 ? 3 : 1;
+    while (m.getTime() / 86400000 < hi) {
+      var xm = x(m.getTime() / 86400000);
+      svg += '<line x1="' + xm + '" y1="' + top + '" x2="' + xm + '" y2="' + (top + rows.length * rowH) +
+        '" stroke="#ddd"/><text x="' + xm + '" y="' + (top + rows.length * rowH + 13) + '" text-anchor="middle" fill="#555">' +
+        m.toISOString().slice(0, 7) + "</text>";
+      m = new Date(Date.UTC(m.getUTCFullYear(), m.getUTCMonth() + step, 1));
+    }
+    rows.forEach(function (r, i) {
+      var y = top + i * rowH, c = colours[r[1]] || "#888";
+      var a = x(dayNum(r[2])), e = x(dayNum(r[3]) + 1);
+      svg += '<text x="4" y="' + (y + 9) + '" fill="#222">' + r[0] + " " + (names[r[1]] || "") + "</text>" +
+        '<text x="4" y="' + (y + 18) + '" fill="#777" font-size="9">' + km(r[4]) + "–" + km(r[5]) + "</text>";
+      if (r[6]) {
+        svg += '<rect x="' + a + '" y="' + (y + 3) + '" width="' + Math.max(1, e - a) + '" height="14" fill="' + c +
+          '" fill-opacity="0.25" stroke="' + c + '"/><rect x="' + a + '" y="' + (y + 3) + '" width="' +
+          Math.max(1, e - a) + '" height="14" fill="url(#ot-hatch)" opacity="0.5"/>';
+        var pa = x(dayNum(r[6])), pe = x(dayNum(r[7]) + 1);
+        svg += '<rect x="' + pa + '" y="' + (y + 7) + '" width="' + Math.max(1, pe - pa) + '" height="7" fill="' + c +
+          '" stroke="#000" stroke-width="0.6"><title>建议（调整后） proposed ' + r[6] + " — " + r[7] + "</title></rect>";
+      } else {
+        svg += '<rect x="' + a + '" y="' + (y + 3) + '" width="' + Math.max(1, e - a) + '" height="14" fill="' + c +
+          '"><title>' + r[2] + " — " + r[3] + "</title></rect>";
+      }
+    });
+    svg += '<text x="4" y="11" fill="#333">色条=计划 planned · 斜线=调整前 before · 黑框=调整后 after · 灰=禁止施工 blackout</text>';
+    return '<div class="ot-timeline"><b>施工时序 Timeline</b>' + svg + "</svg></div>";
   };
 
   /** Register a drawn layer: key, the group in the layer control, its main GeoJSON and all parts. */
