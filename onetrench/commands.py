@@ -205,7 +205,7 @@ def demo(
     """
     started = time.perf_counter()
     settings = get_settings()
-    uploads = PROJECT_ROOT / "data" / "routes" / "uploads.json"
+    uploads = PROJECT_ROOT / "data" / "uploads.json"
     roads = PROJECT_ROOT / "data" / "roads.geojson"
     run = run_pipeline(load_uploads(uploads), roads=roads, settings=settings, optimise=True, time_limit_s=10.0)
     written = write_outputs(run, out, with_packages=True)

@@ -59,7 +59,7 @@ def load_uploads(path: str | Path) -> list[RouteFile]:
     Examples
     --------
     >>> from onetrench.settings import PROJECT_ROOT
-    >>> [r.path.name for r in load_uploads(PROJECT_ROOT / "data" / "routes" / "uploads.json")][:2]
+    >>> [r.path.name for r in load_uploads(PROJECT_ROOT / "data" / "uploads.json")][:2]
     ['power_guowang.geojson', 'gas_ganghua.zip']
     """
     source = Path(path)
