@@ -52,9 +52,8 @@ roads = fc(
 
 
 def work(wid: str, kind: str, owner: str, start: str, end: str, pts: list[tuple[float, float]]) -> dict[str, object]:  # noqa: PLR0917
-    return feature(
-        {"工程编号": wid, "管线类别": kind, "建设单位": owner, "计划开工": start, "计划完工": end}, line(pts)
-    )
+    props = {"工程编号": wid, "管线类别": kind, "建设单位": owner, "计划开工": start, "计划完工": end}
+    return feature(props | {"联系人": CONTACTS[wid]}, line(pts))
 
 
 #: 联系人 with a phone (the permit package needs one per applicant); T-1 has no phone on purpose.
