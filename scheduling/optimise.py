@@ -282,25 +282,46 @@ def optimise_plan(
         adj_of[chunk_of[a]].append((a, b))
 
     status: Status = "unchanged" if not comp_list else "optimal"
-    remaining_works = sum(len(c) for c in chunks)
+    members_of = [[by_id[i] for i in ids] for ids in chunks]
+    best: list[tuple[Status, dict[str, int] | None, int, int, int]] = [("unknown", None, 0, 0, 1)] * len(chunks)
+
+    def solve(k: int, budget: float) -> None:
+        hint = best[k][1]
+        got = _solve_chunk(
+            members_of[k],
+            pieces_of[k],
+            cum_of[k],
+            adj_of[k],
+            calendar=calendar,
+            roads_of=roads_of,
+            budget_s=budget,
+            num_workers=num_workers,
+            hint=hint,
+        )
+        old = best[k]
+        if got[1] is None:
+            if old[1] is None:
+                best[k] = got
+            return
+        if old[1] is None or got[2] < old[2]:
+            best[k] = (got[0], got[1], got[2], max(got[3], old[3]), got[4])
+        else:  # keep the incumbent, with the better bound and status
+            best[k] = (got[0], old[1], old[2], max(got[3], old[3]), got[4])
+
+    # pass 1: every model gets a share of the time in proportion to its size; pass 2: the time
+    # left over (models that finished early) goes to the models not yet proven optimal.
+    for _ in range(2):
+        todo = [k for k in range(len(chunks)) if best[k][0] not in ("optimal", "infeasible")]
+        remaining_works = sum(len(chunks[k]) for k in todo)
+        for k in todo:
+            elapsed = time.perf_counter() - t0
+            if elapsed >= time_limit_s:
+                break
+            solve(k, max(0.02, (time_limit_s - elapsed) * len(chunks[k]) / max(1, remaining_works)))
+            remaining_works -= len(chunks[k])
+
     for k, ids in enumerate(chunks):
-        elapsed = time.perf_counter() - t0
-        budget = max(0.05, (time_limit_s - elapsed) * len(ids) / max(1, remaining_works))
-        remaining_works -= len(ids)
-        if elapsed >= time_limit_s:
-            res: tuple[Status, dict[str, int] | None, int, int, int] = ("unknown", None, 0, 0, 1)
-        else:
-            res = _solve_chunk(
-                [by_id[i] for i in ids],
-                pieces_of[k],
-                cum_of[k],
-                adj_of[k],
-                calendar=calendar,
-                roads_of=roads_of,
-                budget_s=budget,
-                num_workers=num_workers,
-            )
-        chunk_status, chunk_starts, obj, bnd, big = res
+        chunk_status, chunk_starts, obj, bnd, big = best[k]
         plan_exc = count_excavations(pieces_of[k], planned, durs)
         plan_ok = _limits_hold(planned, durs, cum_of[k], adj_of[k])
         if chunk_starts is not None:
@@ -401,6 +422,7 @@ def _solve_chunk(
     roads_of: dict[str, list[str]],
     budget_s: float,
     num_workers: int,
+    hint: dict[str, int] | None = None,
 ) -> tuple[Status, dict[str, int] | None, int, int, int]:
     model = cp_model.CpModel()
     start_var: dict[str, cp_model.IntVar] = {}
@@ -420,24 +442,28 @@ def _solve_chunk(
         d = model.new_int_var(0, max_shift, f"d_{w.work_id}")
         model.add_abs_equality(d, s - p0)
         shift_terms.append(d)
-        model.add_hint(s, p0)
+        model.add_hint(s, hint[w.work_id] if hint else p0)
     durs = {w.work_id: w.duration_days for w in members}
     new_terms = []
+    # covers[(i, j, gap)]: work i starts no later than j (ties by id) and j starts while i is
+    # open (within the gap) — shared by every piece where both appear
+    covers: dict[tuple[str, str, int], cp_model.IntVar] = {}
+
+    def cover(wi: str, wj: str, gap: int) -> cp_model.IntVar:
+        key = (wi, wj, gap)
+        if key not in covers:
+            c = covers[key] = model.new_bool_var(f"c_{wi}_{wj}_{gap}")
+            if wi < wj:
+                model.add(start_var[wi] <= start_var[wj]).only_enforce_if(c)
+            else:
+                model.add(start_var[wi] + 1 <= start_var[wj]).only_enforce_if(c)
+            model.add(start_var[wj] <= start_var[wi] + durs[wi] - 1 + gap).only_enforce_if(c)
+        return covers[key]
+
     for n, p in enumerate(pieces):
-        for j, wj in enumerate(p.work_ids):
-            covers = []
-            for i, wi in enumerate(p.work_ids):
-                if i == j:
-                    continue
-                c = model.new_bool_var(f"c{n}_{i}_{j}")
-                if i < j:
-                    model.add(start_var[wi] <= start_var[wj]).only_enforce_if(c)
-                else:
-                    model.add(start_var[wi] + 1 <= start_var[wj]).only_enforce_if(c)
-                model.add(start_var[wj] <= start_var[wi] + durs[wi] - 1 + p.gap_days).only_enforce_if(c)
-                covers.append(c)
-            new = model.new_bool_var(f"n{n}_{j}")
-            model.add_bool_or([*covers, new])
+        for wj in p.work_ids:
+            new = model.new_bool_var(f"n{n}_{wj}")
+            model.add_bool_or([*(cover(wi, wj, p.gap_days) for wi in p.work_ids if wi != wj), new])
             new_terms.append((new, p.count))
     for ids, cap in cumulative:
         model.add_cumulative([interval_var[i] for i in ids], [1] * len(ids), cap)
