@@ -4,8 +4,8 @@ The computation works on whole arrays with shapely 2 and numpy, never pair by pa
 
 1. candidate (work, road) pairs: one ``STRtree.query(works, predicate="intersects")`` on the
    corridors (centrelines buffered by ``width_m / 2``, flat caps);
-2. the works are clipped to their candidate corridors in one ``shapely.intersection`` call and
-   split into parts;
+2. works wholly inside a candidate corridor (``shapely.covered_by``, prepared) are kept whole;
+   the others are clipped to it in one ``shapely.intersection`` call; all are split into parts;
 3. every vertex of every part is projected onto its road (``shapely.line_locate_point``);
 4. a segment of a line part at most ``crossing_angle`` off the centreline's direction at the
    segment's midpoint (:func:`local_frame`) runs along the road and covers ``[m0, m1]``, the
@@ -49,7 +49,6 @@ MERGE_TOLERANCE_M = 1e-6
 #: Half-length of the chord (m) giving the centreline's direction at a measure.
 TANGENT_STEP_M = 0.5
 
-_LINE_TYPES = (1, 5)  # LineString, MultiLineString
 _POLY_TYPES = (3, 6)  # Polygon, MultiPolygon
 
 
