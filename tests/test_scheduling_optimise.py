@@ -61,11 +61,18 @@ def _case(
     return works, occ, shared
 
 
-def _options(w: Work, blocked: set[int]) -> list[int]:
+def _options(w: Work, blocked: set[int], weekdays: bool = False) -> list[int]:
     out = {w.start.toordinal()}
     s = w.window_start.toordinal()
     while s + w.duration_days - 1 <= w.window_end.toordinal():
-        if not any(s + k in blocked for k in range(w.duration_days)):
+        ok = not any(s + k in blocked for k in range(w.duration_days))
+        if weekdays:
+            ok = (
+                ok
+                and dt.date.fromordinal(s).weekday() < 5
+                and dt.date.fromordinal(s + w.duration_days - 1).weekday() < 5
+            )
+        if ok:
             out.add(s)
         s += 1
     return sorted(out)
@@ -103,13 +110,19 @@ def _true_excavations(shared: list[SharedStretch], works: dict[str, Work], start
 
 
 def _brute(
-    works: list[Work], occ: list[Occupancy], shared: list[SharedStretch], blocked: set[int], k_r1: int | None
+    works: list[Work],
+    occ: list[Occupancy],
+    shared: list[SharedStretch],
+    blocked: set[int],
+    k_r1: int | None,
+    *,
+    weekdays: bool = False,
 ) -> tuple[int, int] | None:
     by_id = {w.work_id: w for w in works}
     ids = [w.work_id for w in works]
     on_r1 = [o.work_id for o in occ if o.road_id == "R1"]
     best = None
-    for combo in itertools.product(*(_options(w, blocked) for w in works)):
+    for combo in itertools.product(*(_options(w, blocked, weekdays) for w in works)):
         starts = dict(zip(ids, combo, strict=True))
         if k_r1 is not None:
             days = [d for wid in on_r1 for d in range(starts[wid], starts[wid] + by_id[wid].duration_days)]
@@ -133,9 +146,10 @@ def test_optimal_on_enumerable_cases(seed: int) -> None:
         blackouts.append(BlackoutPeriod(name_zh="x", name_en="x", start=b0, end=b0 + dt.timedelta(2)))
         blocked = {b0.toordinal() + k for k in range(3)}
     k_r1 = 1 if seed % 4 == 1 else None
-    settings = Settings(blackouts=blackouts)
+    weekdays = seed % 5 == 2
+    settings = Settings(blackouts=blackouts, working_days_only=weekdays)
     res = optimise_plan(works, _roads(), occ, shared, settings=settings, time_limit_s=5, max_open_arterial=k_r1)
-    expected = _brute(works, occ, shared, blocked, k_r1)
+    expected = _brute(works, occ, shared, blocked, k_r1, weekdays=weekdays)
     if expected is None:
         assert res.status == "infeasible"
         return
@@ -148,7 +162,7 @@ def test_optimal_on_enumerable_cases(seed: int) -> None:
     planned = {w.work_id: w.start.toordinal() for w in works}
     assert res.excavations_before == _true_excavations(shared, by_id, planned, 0)
     for w in works:  # every start is allowed
-        assert starts[w.work_id] in _options(w, blocked)
+        assert starts[w.work_id] in _options(w, blocked, weekdays)
 
 
 def test_hand_case_moves_the_flexible_work() -> None:
