@@ -163,6 +163,7 @@ def feature_collection(
     features: Sequence[Feature], working_crs: str, labels: dict[str, int]
 ) -> tuple[str, tuple[float, float, float, float] | None]:
     """GeoJSON FeatureCollection text (EPSG:4326) safe for a ``<script>``, and its lon/lat bounds."""
+    features = [f for f in features if f.geometry is not None and not f.geometry.is_empty]
     if not features:
         return '{"type":"FeatureCollection","features":[]}', None
     lonlat = to_lonlat([f.geometry for f in features], working_crs)

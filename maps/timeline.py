@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import matplotlib.dates as mdates
+import numpy as np
+import shapely
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from shapely.geometry import LineString, MultiLineString, Point
@@ -98,6 +100,10 @@ def timeline_rows(
     """
     occ = {o.work_id: o.intervals for o in occupancies if o.road_id == road.road_id and o.intervals}
     window = {wid: (b.window_start, b.window_end) for b in bundles for wid in b.work_ids}
+    if not occupancies and works:  # cheap vectorised prefilter before clipping each work
+        corridor = _centreline(road).buffer(road.width_m / 2, cap_style="flat")
+        hits = shapely.intersects(np.array([w.geometry for w in works], dtype=object), corridor)
+        works = [w for w, hit in zip(works, hits, strict=True) if hit]
     rows = []
     for w in works:
         intervals = occ.get(w.work_id) if occupancies else stretches_on_road(w, road)

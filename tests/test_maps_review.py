@@ -292,3 +292,12 @@ def test_one_label_per_road_dug_twice() -> None:
     assert twice_labels(found) == {0: "⚠ 重复开挖 dug twice ×2：路1 100–400 m", 1: "⚠ 重复开挖 dug twice：路2 0–50 m"}
     segments = [twice("R-1", 0, 10, "古南大道"), twice("R-2", 5, 30, "古南大道")]
     assert twice_labels(segments) == {0: "⚠ 重复开挖 dug twice ×2：古南大道"}
+
+
+def test_empty_geometries_are_skipped(plan: Any) -> None:
+    from shapely.geometry import Point
+
+    w = plan.works[0]
+    empty = Work(work_id="E", utility=UtilityKind.WATER, owner="o", geometry=Point(), start=w.start, end=w.end)
+    layers = layers_of(review_map(works=[w, empty], roads=[], settings=SETTINGS))
+    assert len(layers["utility:water"]) == 1
