@@ -8,22 +8,26 @@ least ``min_shared_m``) are cut into elementary pieces; piece ``p`` is covered b
 ``S_p`` of works. The road at ``p`` is opened once per connected period of its works: the
 number of excavations of ``p`` is the number of components of the union of the intervals
 ``[s_j, e_j + gap]``, ``j`` in ``S_p``. That number is modelled exactly: work ``j`` starts a new
-excavation unless some other ``i`` in ``S_p`` starts before it (ties by index) with
-``s_j <= e_i + gap``.
+excavation unless some other ``i`` in ``S_p`` starts before it (ties by work id) with
+``s_j <= e_i + gap``; the literal "``i`` covers ``j``" is shared by every piece holding both.
 
 *Constraints.* Each start lies in the work's flexible bounds and the calendar (windows.py);
-the planned start is always allowed, so the unoptimised plan is feasible and the result is
-never worse. Optional limits: at most ``K`` works open at once on one arterial road
+the planned start is always allowed (even inside a blackout), so the unoptimised plan is
+feasible unless it breaks an optional limit, and the result is never worse than the plan.
+Optional limits: at most ``K`` works open at once on one arterial road
 (``max_open_arterial``, or ``max_open_works`` of a road class in the settings), and no two
 works on nearby but distinct stretches (gap at most ``adjacent_within_m``) of a 主干路 open at
 once (``no_adjacent_arterial``).
 
 *Scale.* The works are split into connected components (shared pieces and limits link them);
 small components are packed into models of at most ``chunk_works`` works (a larger component
-is a model on its own), each solved with a share of the time limit proportional to its size.
-Many small models solve to optimality far sooner than one big one (10k works: 2.9 s against a
-10 % gap after 10 s in one model of 400-work chunks), and single-threaded CP-SAT is the fastest
-on such small models.
+is a model on its own), each solved with a share of the time limit proportional to its size;
+time left over by models that finish early goes, in a second pass, to those not yet proven
+optimal (warm-started from their best solution). Components of two works without limits are
+solved exactly without CP-SAT (:func:`scheduling.windows.min_shift_together`). Many small
+models reach optimality far sooner than one big one (sparse 10k works: optimal in 3 s, against
+a 10 % gap after 10 s with 400-work models), and single-threaded CP-SAT is the fastest on
+such small models. When the time runs out, models not solved keep their planned dates.
 """
 
 from __future__ import annotations
