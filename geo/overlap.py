@@ -386,13 +386,14 @@ def _fallback_pairs(
 
 def detect_without_roads(
     works: Sequence[Work], *, settings: Settings | None = None, min_shared_m: float | None = None
-) -> list[SharedStretch]:
+) -> DetectionResult:
     """Compare works' excavation footprints directly, without a road network.
 
     Each route is buffered by half its ``trench_width_m`` (1.0 m when missing); a pair shares the
     length of the first work's route (sorted ids) lying inside the other's footprint. The
     resulting :class:`~onetrench.domain.SharedStretch` has ``road_id=""`` and intervals measured
     along the route of ``work_ids[0]`` (or of the route when the other is a polygon zone).
+    The result holds ``shared`` only (no occupancy, no off-road parts without roads).
 
     Examples
     --------
@@ -401,7 +402,7 @@ def detect_without_roads(
     >>> from onetrench.domain import UtilityKind, Work
     >>> w = [Work(work_id=i, utility=UtilityKind.WATER, owner="渝綦水务", geometry=LineString([(x, 0), (x + 100, 0.3)]),
     ...           start=dt.date(2027, 1, 1), end=dt.date(2027, 1, 9)) for i, x in (("A", 0), ("B", 40))]
-    >>> [(s.work_ids, round(s.shared_m, 1)) for s in detect_without_roads(w)]
+    >>> [(s.work_ids, round(s.shared_m, 1)) for s in detect_without_roads(w).shared]
     [(('A', 'B'), 60.0)]
     """
     settings = settings or get_settings()
@@ -412,9 +413,10 @@ def detect_without_roads(
     tree = shapely.STRtree(prints)
     ia, ib = tree.query(prints, predicate="intersects")
     sel = ia < ib
-    return _fallback_stretches(
+    shared = _fallback_stretches(
         geoms, prints, ia[sel].astype(np.int64), ib[sel].astype(np.int64), ids, threshold=threshold
     )
+    return DetectionResult(shared=shared, occupancy=[], off_road=[])
 
 
 def _fallback_stretches(

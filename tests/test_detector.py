@@ -350,7 +350,7 @@ def test_fallback_without_roads() -> None:
         W("d", LineString([(60, -20), (60, 20)])),  # crosses: ~1 m only
         W("e", LineString([(150, 0.9), (300, 0.9)]), trench=2.0),  # wide trench reaches b
     ]
-    got = {s.work_ids: s.shared_m for s in detect_without_roads(works, settings=S10)}
+    got = {s.work_ids: s.shared_m for s in detect_without_roads(works, settings=S10).shared}
     assert set(got) == {("a", "b"), ("b", "e")}
     assert got[("a", "b")] == pytest.approx(60.0)
     assert got[("b", "e")] == pytest.approx(50.0)
@@ -501,3 +501,13 @@ def test_invalid_work_zone_is_repaired() -> None:
     route = W("r", LineString([(0, 1), (100, 1)]))
     res = detect([bowtie, route], [road], settings=S10)
     assert [(s.work_ids, round(s.shared_m, 6)) for s in res.shared] == [(("r", "z"), 40.0)]
+
+
+def test_fallback_with_work_zones() -> None:
+    works = [
+        W("z1", Polygon([(0, -2), (50, -2), (50, 2), (0, 2)])),
+        W("r", LineString([(20, 0), (200, 0)])),  # 30 m of the route inside z1
+        W("z2", Polygon([(30, -1), (80, -1), (80, 1), (30, 1)])),  # overlaps z1 over 20 m, r over 50 m
+    ]
+    got = {s.work_ids: s.shared_m for s in detect_without_roads(works, settings=S10).shared}
+    assert got == pytest.approx({("r", "z1"): 30.0, ("r", "z2"): 50.0, ("z1", "z2"): 20.0})
