@@ -247,8 +247,6 @@ class LeafletPage:
             if bounds
             else None
         )
-        if box is not None:
-            m.fit_bounds([[box[1], box[0]], [box[3], box[2]]], padding=(20, 20))
 
         label_list = [esc(k) for k, _ in sorted(labels.items(), key=lambda kv: kv[1])]
         runtime = [
@@ -262,6 +260,10 @@ class LeafletPage:
             runtime.append(f"onetrench.htmlControl({map_name}, {args});")
         if self.date_filter_html is not None:
             runtime.append(f"onetrench.dateControl({map_name}, {script_json(self.date_filter_html)});")
+        if box is not None:
+            # Not animated: the page is complete (and a screenshot sharp) as soon as it is ready.
+            bounds_js = script_json([[box[1], box[0]], [box[3], box[2]]])
+            runtime.append(f"{map_name}.fitBounds({bounds_js}, {{padding: [20, 20], animate: false}});")
         runtime.append(f"onetrench.start({map_name});")
         runtime.append("onetrench.ready = true;")
         # Added last, so its script follows the map's, the layers' and the layer control's.

@@ -171,6 +171,7 @@ def test_review_map_offline_clean_and_complete(site: tuple[str, Any], browser: A
         assert [c for c in visit.console if c[0] in ("error", "pageerror", "warning")] == []
         assert visit.counts() == _expected_counts(plan)
         assert visit.page.evaluate("window.onetrench.map.getRenderer(L.polyline([])) instanceof L.Canvas")
+        assert visit.page.evaluate("!window.onetrench.map._animatingZoom")  # settled, not mid-animation
         shot = visit.page.screenshot()
         (_shots_dir(tmp_path) / "review_small.png").write_bytes(shot)
     finally:
