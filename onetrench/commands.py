@@ -18,6 +18,7 @@ from onetrench.errors import InputError
 from onetrench.pipeline import (
     PipelineRun,
     RouteFile,
+    bundle_attachments,
     load_uploads,
     run_pipeline,
     run_to_json,
@@ -178,6 +179,7 @@ def package_build(  # noqa: PLR0917 - typer maps parameters to options
             findings=run.plan.findings,
             settings=run.settings,
             draft=True if draft else None,
+            attachments=bundle_attachments(run, item),
             prepared_on=item.window_start,
         )
         target = out / f"{item.bundle_id}.zip"

@@ -170,7 +170,7 @@ def run_pipeline(
     if network is not None:
         detection = detect(intake.works, network, settings=settings)
     else:
-        detection = DetectionResult(shared=detect_without_roads(intake.works, settings=settings))
+        detection = detect_without_roads(intake.works, settings=settings)
     checked = _DetectionWithDistrict(
         occupancy=detection.occupancy,
         shared=detection.shared,
@@ -219,16 +219,28 @@ def write_outputs(
 
 
 def _write_maps(run: PipelineRun, out_dir: Path) -> None:
-    from maps.review import review_map
+    from maps.output import write_maps
 
-    html = review_map(
+    write_maps(
+        out_dir,
         works=run.works,
         roads=run.roads,
         findings=run.plan.findings,
         bundles=run.plan.bundles,
+        occupancies=run.detection.occupancy,
         settings=run.settings,
     )
-    (out_dir / "review.html").write_text(html, encoding="utf-8")
+
+
+def bundle_attachments(run: PipelineRun, bundle: Bundle) -> dict[str, bytes]:
+    """The bundle's offline map (``map.html``) and its picture (``map.png``) for the permit package."""
+    from maps.bundle import bundle_map, bundle_png
+
+    args = (bundle, run.works, run.roads)
+    return {
+        "map.html": bundle_map(*args, findings=run.plan.findings, settings=run.settings).encode("utf-8"),
+        "map.png": bundle_png(*args, findings=run.plan.findings, settings=run.settings),
+    }
 
 
 def sample_project_code(bundle: Bundle, serial: int) -> str:
@@ -256,6 +268,7 @@ def _write_packages(run: PipelineRun, out_dir: Path, bundles: Sequence[Bundle]) 
             applicants=applicants_from_works(members),
             findings=run.plan.findings,
             settings=run.settings,
+            attachments=bundle_attachments(run, bundle),
             prepared_on=bundle.window_start,
         )
         (out_dir / f"{bundle.bundle_id}.zip").write_bytes(data)
