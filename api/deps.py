@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -50,3 +50,9 @@ def get_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+#: Database ids in paths: positive 32-bit integers (larger numbers are refused with 422, not sent to the database).
+MAX_ID = 2_147_483_647
+WorkId = Annotated[int, Path(ge=1, le=MAX_ID, description="工程内部编号 / work id (see WorkPublic.id)")]
+TokenId = Annotated[int, Path(ge=1, le=MAX_ID, description="令牌编号 / token id")]

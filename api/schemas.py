@@ -273,7 +273,7 @@ class VersionBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1, examples=[1])
+    version: int = Field(ge=1, le=2_147_483_647, examples=[1])
 
 
 class ApproveBody(VersionBody):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api import present
-from api.deps import CurrentPrincipal, SessionDep
+from api.deps import CurrentPrincipal, SessionDep, TokenId
 from api.models import Role
 from api.routes.works import ERRORS
 from api.schemas import (
@@ -67,7 +67,7 @@ def create_token(session: SessionDep, principal: CurrentPrincipal, body: TokenCr
 
 
 @router.post("/admin/tokens/{token_id}/revoke", response_model=TokenPublic, responses=ERRORS)
-def revoke_token(session: SessionDep, principal: CurrentPrincipal, token_id: int) -> TokenPublic:
+def revoke_token(session: SessionDep, principal: CurrentPrincipal, token_id: TokenId) -> TokenPublic:
     """Revoke a token."""
     principal.require(Role.ADMIN, action_zh="管理令牌", action_en="managing tokens")
     row = auth_service.revoke_token(session, token_id)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, File, Form, Query, UploadFile
 
 from api import present
-from api.deps import CurrentPrincipal, SessionDep, SettingsDep
+from api.deps import CurrentPrincipal, SessionDep, SettingsDep, WorkId
 from api.models import Role
 from api.problems import PROBLEM_JSON
 from api.schemas import (
@@ -144,14 +144,14 @@ def list_works(
 
 
 @router.get("/{work_pk}", response_model=WorkPublic, responses=ERRORS, summary="工程详情 / one work")
-def get_work(session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep, work_pk: int) -> WorkPublic:
+def get_work(session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep, work_pk: WorkId) -> WorkPublic:
     """One work as you may see it (404 when it is not visible to you)."""
     return present.work(work_service.get_work(session, principal, work_pk), settings)
 
 
 @router.patch("/{work_pk}", response_model=UploadPublic, responses=ERRORS, summary="修改工程 / update a work")
 def update_work(
-    session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep, work_pk: int, body: WorkUpdate
+    session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep, work_pk: WorkId, body: WorkUpdate
 ) -> UploadPublic:
     """Change your own work (a new version is kept) and re-check it; returns the work and its findings."""
     changes = body.model_dump(exclude_unset=True)
@@ -173,7 +173,9 @@ def update_work(
 
 
 @router.post("/{work_pk}/withdraw", response_model=WorkPublic, responses=ERRORS, summary="撤回工程 / withdraw")
-def withdraw_work(session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep, work_pk: int) -> WorkPublic:
+def withdraw_work(
+    session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep, work_pk: WorkId
+) -> WorkPublic:
     """Withdraw your own work: it is kept with its history but leaves every check, plan and bundle."""
     row = work_service.withdraw_work(session, principal, work_pk, settings=settings)
     return present.work(work_service.WorkView(row=row, geometry=from_db(row.geometry), redacted=False), settings)
@@ -181,7 +183,7 @@ def withdraw_work(session: SessionDep, principal: CurrentPrincipal, settings: Se
 
 @router.get("/{work_pk}/history", response_model=WorkHistoryPublic, responses=ERRORS, summary="历史版本 / history")
 def work_history(
-    session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep, work_pk: int
+    session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep, work_pk: WorkId
 ) -> WorkHistoryPublic:
     """Every kept version of your work (bureau: of any work)."""
     versions = work_service.history(session, principal, work_pk)
@@ -191,7 +193,7 @@ def work_history(
 
 @router.get("/{work_pk}/findings", response_model=FindingsPublic, responses=ERRORS, summary="工程的检查结果")
 def work_findings(
-    session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep, work_pk: int
+    session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep, work_pk: WorkId
 ) -> FindingsPublic:
     """Findings concerning one work (a utility: only those that also concern its own works)."""
     rows = finding_service.list_findings(session, principal, work_pk=work_pk)
