@@ -55,6 +55,8 @@ from onetrench.domain import Interval, Occupancy, OffRoadPart, Road, SharedStret
 from onetrench.errors import InputError
 from onetrench.settings import Settings, get_settings
 
+#: Shared lengths this close below ``min_shared_m`` still count (floating-point noise of projection).
+THRESHOLD_TOLERANCE_M = 1e-6
 #: Trench width assumed by the road-less fallback when a work gives none (m).
 DEFAULT_TRENCH_WIDTH_M = 1.0
 
@@ -201,7 +203,7 @@ def shared_pairs(table: OccupancyTable, min_shared: FloatArray) -> PairTable:
     gid = np.cumsum(new) - 1
     starts = np.flatnonzero(new)
     sums = np.add.reduceat(hi - lo, starts)
-    keep_group = (sums >= min_shared[r[starts]]) & (sums > 0)
+    keep_group = (sums >= min_shared[r[starts]] - THRESHOLD_TOLERANCE_M) & (sums > 0)
     keep = keep_group[gid]
     return PairTable(road=r[keep], a=a[keep], b=b[keep], from_m=lo[keep], to_m=hi[keep])
 
@@ -433,7 +435,7 @@ def _fallback_stretches(
     for s, e in itertools.pairwise(bounds):
         ivs = tuple(Interval(float(f[k]), float(t[k])) for k in range(s, e))
         total = sum(iv.length_m for iv in ivs)
-        if total > 0 and total >= threshold:
+        if total > 0 and total >= threshold - THRESHOLD_TOLERANCE_M:
             out.append(SharedStretch(road_id="", work_ids=(ids[a[s]], ids[b[s]]), intervals=ivs))
     out.sort(key=lambda s: s.work_ids)
     return out
@@ -597,7 +599,7 @@ class WorkIndex:
             for wid, ivs in by_work.items():
                 ivs.sort(key=lambda iv: iv.from_m)
                 total = sum(iv.length_m for iv in ivs)
-                if total >= min_shared[r]:
+                if total > 0 and total >= min_shared[r] - THRESHOLD_TOLERANCE_M:
                     pair = (wid, work.work_id) if wid <= work.work_id else (work.work_id, wid)
                     out.append(SharedStretch(road_id=str(road_ids[r]), work_ids=pair, intervals=tuple(ivs)))
         out.sort(key=lambda s: (s.road_id, s.work_ids))

@@ -107,7 +107,7 @@ def reference(works: list[Work], roads: list[Road], s: Settings) -> tuple[dict, 
                 for fa, ta in occ.get((a, r.road_id), []):
                     for fb, tb in occ.get((b, r.road_id), []):
                         total += max(0.0, min(ta, tb) - max(fa, fb))
-                if total > 0 and total >= s.rule_for(r.road_class).min_shared_m:
+                if total > 0 and total >= s.rule_for(r.road_class).min_shared_m - 1e-6:
                     shared[(r.road_id, a, b)] = total
     return occ, shared
 
@@ -302,6 +302,13 @@ def test_hand_made_curved_road() -> None:
     res = detect([a, b], [road], settings=S10)
     assert len(res.shared) == 1
     assert res.shared[0].shared_m == pytest.approx(100 * math.pi / 8, abs=0.05)
+
+
+def test_exactly_min_shared_counts() -> None:
+    road = R("R", LineString([(0, 0), (300, 0)]), 30.0)
+    for x in (13.7, 14.4, 15.8, 20.7, 24.9):  # projections with rounding noise just below 10 m
+        works = [W("a", LineString([(x - 50, 3), (x + 10, 3)])), W("b", LineString([(x, -4), (x + 80, -4)]))]
+        assert [s.work_ids for s in detect(works, [road], settings=S10).shared] == [("a", "b")], x
 
 
 def test_min_shared_is_per_class() -> None:
