@@ -55,6 +55,8 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "pavement": ("pavement", "路面类型", "路面", "lmlx"),
 }
 
+#: Longitude/latitude box (Chongqing and surroundings) in which a file without CRS is read as EPSG:4490.
+LONLAT_BOX = (105.0, 28.0, 110.5, 32.5)
 #: Widths above this are rejected as implausible for a red line (m).
 MAX_PLAUSIBLE_WIDTH_M = 150.0
 
@@ -237,11 +239,28 @@ def roads_from_geodataframe(
     (40.0, 'road.width_default')
     """
     settings = settings or get_settings()
+    assumed: list[Problem] = []
     if gdf.crs is None:
-        raise CRSError(
-            f"道路文件 {source} 未声明坐标系，请提供 .prj 或在 GeoJSON 中声明 CRS",
-            f"road file {source} has no coordinate reference system; add a .prj or declare the CRS",
-        )
+        xmin, ymin, xmax, ymax = gdf.total_bounds if len(gdf) else (np.nan,) * 4
+        if LONLAT_BOX[0] <= xmin and xmax <= LONLAT_BOX[2] and LONLAT_BOX[1] <= ymin and ymax <= LONLAT_BOX[3]:
+            gdf = gdf.set_crs("EPSG:4490")
+            assumed.append(
+                _problem(
+                    "road.crs_assumed",
+                    f"道路文件 {source} 未声明坐标系；坐标位于重庆经纬度范围内，按 CGCS2000 经纬度（EPSG:4490）读取",
+                    f"road file {source} declares no CRS; its coordinates are Chongqing longitudes/latitudes, "
+                    "read as CGCS2000 (EPSG:4490)",
+                    source=source,
+                    index=None,
+                    road_id=None,
+                    severity="warning",
+                )
+            )
+        else:
+            raise CRSError(
+                f"道路文件 {source} 未声明坐标系，请提供 .prj 或在 GeoJSON 中声明 CRS",
+                f"road file {source} has no coordinate reference system; add a .prj or declare the CRS",
+            )
     try:
         gdf = gdf.to_crs(settings.working_crs)
     except Exception as exc:
@@ -272,7 +291,7 @@ def roads_from_geodataframe(
     ids = ["" if _blank(rec.get(cols["road_id"])) else _text(rec[cols["road_id"]]) for rec in records]
     counts = Counter(i for i in ids if i)
     roads: list[Road] = []
-    warnings: list[Problem] = []
+    warnings: list[Problem] = list(assumed)
     for index, (rec, geom, road_id) in enumerate(zip(records, geoms, ids, strict=True)):
         where_zh = f"{source} 第 {index + 1} 条道路" + (f"（{road_id}）" if road_id else "")
         where_en = f"{source} road #{index}" + (f" ({road_id})" if road_id else "")
@@ -497,6 +516,14 @@ def read_roads(path: str | Path, *, settings: Settings | None = None, layer: str
         raise UnreadableFile(
             f"无法读取道路文件 {path.name}：{exc}", f"cannot read road file {path.name}: {exc}"
         ) from exc
+    if suffix in (".zip", ".shp") and not {"road_id", "class"} <= _map_columns([str(c) for c in gdf.columns]).keys():
+        # Chinese Shapefiles often come without a .cpg and in GBK: field names read as mojibake.
+        try:
+            gbk = pyogrio.read_dataframe(path, encoding="GBK", **kwargs)
+        except Exception:  # keep the first reading and report its missing fields
+            gbk = None
+        if gbk is not None and {"road_id", "class"} <= _map_columns([str(c) for c in gbk.columns]).keys():
+            gdf = gbk
     if gdf.crs is None and suffix in (".geojson", ".json"):
         gdf = gdf.set_crs("EPSG:4326")  # RFC 7946: GeoJSON without "crs" is WGS84 lon/lat
     return roads_from_geodataframe(gdf, settings=settings, source=path.name)

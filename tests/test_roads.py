@@ -189,3 +189,24 @@ def test_read_then_detect_on_real_coordinates() -> None:
     assert len(on_1) == 1
     expected = _projected_length([(106.6540, 29.0300), (106.6560, 29.0300)])  # ≈ 195 m
     assert on_1[0].shared_m == pytest.approx(expected, rel=0.01)
+
+
+def test_gbk_shapefile_without_cpg_and_without_prj(tmp_path: Path) -> None:
+    gdf = pyogrio.read_dataframe(GOOD)
+    gdf["竣工日期"] = [None if pd.isna(v) else str(v)[:10] for v in gdf["竣工日期"]]
+    pyogrio.write_dataframe(gdf, tmp_path / "roads.shp", encoding="GBK")
+    zpath = tmp_path / "roads.zip"
+    with zipfile.ZipFile(zpath, "w") as z:
+        for ext in ("shp", "shx", "dbf"):  # no .cpg (GBK assumed), no .prj (lon/lat in Chongqing)
+            z.write(tmp_path / f"roads.{ext}", f"roads.{ext}")
+    net = read_roads(zpath, settings=Settings())
+    assert [r.name for r in net.roads] == ["通惠大道", "九龙大道", "沙溪路"]
+    assert {w.code for w in net.warnings} == {"road.crs_assumed", "road.width_default"}
+    expected = _projected_length([(106.65, 29.03), (106.66, 29.03), (106.67, 29.0305)])
+    assert net.roads[0].geometry.length == pytest.approx(expected, rel=1e-9)
+
+
+def test_no_crs_outside_chongqing_is_refused() -> None:
+    gdf = gpd.GeoDataFrame({"road_id": ["a"], "class": ["支路"]}, geometry=[LineString([(116.3, 39.9), (116.4, 39.9)])])
+    with pytest.raises(CRSError):
+        roads_from_geodataframe(gdf, settings=Settings())
