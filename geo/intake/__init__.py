@@ -12,7 +12,7 @@ CRS cannot be determined).
 
 Problem codes added here (besides those of :mod:`geo.validate`): errors ``file.no_features``,
 ``file.unreadable`` (:func:`read_many`); warnings ``file.encoding_detected`` / ``file.encoding_damaged``
-(warnings), ``file.gdal_warning``, ``crs.assumed``, ``crs.from_file_name``,
+/ ``file.encoding_mixed`` (warnings), ``file.gdal_warning``, ``crs.assumed``, ``crs.from_file_name``,
 ``crs.from_column_names``, ``crs.declared_ignored``, ``crs.overridden``, ``dxf.ignored_entities``,
 ``dxf.arcs_as_chords``, ``dxf.repaired``, ``dxf.attributes_sidecar``, ``attributes.unmatched``,
 ``attribute.generated_id``.

@@ -81,6 +81,8 @@ _EXTENSIONS = {
 #: Limits against zip bombs: uncompressed bytes per upload byte limit, and member count.
 ZIP_EXPANSION = 10
 ZIP_MAX_MEMBERS = 2000
+#: Bytes inflated at a time when reading a zip member.
+ZIP_CHUNK = 1 << 20
 
 
 @dataclass
@@ -272,6 +274,13 @@ def _open_zip(source: str, data: bytes, *, max_bytes: int) -> zipfile.ZipFile:
         raise UnreadableFile(
             f"{source}：压缩包内文件过多（{len(infos)} 个）", f"{source}: too many files in the archive ({len(infos)})"
         )
+    unsafe = [i.filename for i in infos if not _safe_member(i.filename)]
+    if unsafe:
+        shown = ", ".join(repr(n) for n in unsafe[:5])
+        raise UnreadableFile(
+            f"{source}：压缩包内有不安全的路径（{shown}），拒绝读取",
+            f"{source}: the archive has members with unsafe paths ({shown}); refused",
+        )
     total = sum(i.file_size for i in infos)
     if total > max_bytes * ZIP_EXPANSION:
         raise UnreadableFile(
@@ -281,12 +290,31 @@ def _open_zip(source: str, data: bytes, *, max_bytes: int) -> zipfile.ZipFile:
     return zf
 
 
+def _safe_member(name: str) -> bool:
+    r"""Whether a zip member name stays inside the archive (no ``..``, no absolute or drive path).
+
+    Examples
+    --------
+    >>> _safe_member("routes/a.shp"), _safe_member("../evil.shp"), _safe_member("/etc/x"), _safe_member("C:\\x")
+    (True, False, False, False)
+    """
+    parts = name.replace("\\", "/").split("/")
+    return not (name.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", name) or "\x00" in name)
+
+
 def _read_member(zf: zipfile.ZipFile, name: str, *, max_bytes: int) -> bytes:
+    # Inflate in small chunks, never past the declared size nor the limit: a member whose header
+    # lies about its size costs at most one chunk before its CRC check fails.
+    limit = min(max_bytes * ZIP_EXPANSION, zf.getinfo(name).file_size)
+    chunks: list[bytes] = []
+    total = 0
     with zf.open(name) as fh:
-        data = fh.read(max_bytes * ZIP_EXPANSION + 1)
-    if len(data) > max_bytes * ZIP_EXPANSION:
-        raise UnreadableFile(f"{name} 解压后过大", f"{name} expands beyond the size limit")
-    return data
+        while chunk := fh.read(ZIP_CHUNK):
+            total += len(chunk)
+            if total > limit:
+                raise UnreadableFile(f"{name} 解压后过大", f"{name} expands beyond the size limit")
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 _CPG_ALIASES = {"936": "gbk", "cp936": "gbk", "65001": "utf-8", "54936": "gb18030", "950": "big5", "utf8": "utf-8"}
@@ -787,10 +815,16 @@ _WKT_START = re.compile(r"^\s*(MULTI)?(LINESTRING|POLYGON|POINT)|^\s*GEOMETRYCOL
 
 
 def decode_text(data: bytes) -> tuple[str, str]:
-    """Decode CSV bytes: UTF-8 (with or without BOM), else GB18030 (a GBK superset).
+    r"""Decode CSV bytes: UTF-8 (with or without BOM), else GB18030 (a GBK superset).
 
-    When neither decodes cleanly, undecodable bytes become U+FFFD and the encoding is reported
-    as ``"utf-8 (damaged)"`` so that the caller can warn.
+    When neither decodes the whole file but each line decodes as one or the other, the encoding is
+    ``"mixed"``. Otherwise undecodable bytes become U+FFFD and the encoding is reported as
+    ``"utf-8 (damaged)"`` so that the caller can warn.
+
+    Examples
+    --------
+    >>> decode_text("给水".encode() + b"\n" + "燃气".encode("gbk"))
+    ('给水\n燃气', 'mixed')
     """
     if data.startswith(codecs.BOM_UTF8):
         body = data[3:]
@@ -798,12 +832,27 @@ def decode_text(data: bytes) -> tuple[str, str]:
             return body.decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError:
             return body.decode("utf-8", "replace"), "utf-8 (damaged)"
-    for encoding in ("utf-8", "gb18030"):
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    # Not UTF-8 as a whole: decode line by line, UTF-8 first (GBK text is almost never valid
+    # UTF-8, while UTF-8 text often decodes as GB18030 mojibake). Rows pasted together from
+    # several sources mix both; a line feed is the same single byte in both encodings.
+    lines: list[str] = []
+    found: set[str] = set()
+    for line in data.splitlines(keepends=True):
         try:
-            return data.decode(encoding), encoding
+            lines.append(line.decode("utf-8"))
+            if not line.isascii():
+                found.add("utf-8")
         except UnicodeDecodeError:
-            continue
-    return data.decode("utf-8", "replace"), "utf-8 (damaged)"
+            try:
+                lines.append(line.decode("gb18030"))
+                found.add("gb18030")
+            except UnicodeDecodeError:
+                return data.decode("utf-8", "replace"), "utf-8 (damaged)"
+    return "".join(lines), "mixed" if len(found) > 1 else "gb18030"
 
 
 def _strip_hint(name: str) -> tuple[str, str | None]:
@@ -836,6 +885,15 @@ def read_csv(source: str, data: bytes) -> RawFile:
                 "file.encoding_damaged",
                 "CSV 含无法解码的字节（既非 UTF-8 也非 GBK），已替换为 �，请检查文字内容",
                 "the CSV has bytes that decode neither as UTF-8 nor GBK; replaced by �, check the text",
+                severity="warning",
+            )
+        )
+    if encoding == "mixed":
+        warnings.append(
+            where.problem(
+                "file.encoding_mixed",
+                "CSV 各行编码不一致（部分 UTF-8、部分 GBK），已逐行识别，请核对文字内容",
+                "the CSV mixes encodings (some lines UTF-8, some GBK); decoded line by line, check the text",
                 severity="warning",
             )
         )

@@ -1,0 +1,152 @@
+"""The hostile corpus (tests/data/bad/make_corpus.py) through ``geo.intake.read_works``.
+
+Each case must get its answer — one of onetrench's errors naming the problem, or a result whose
+errors name it, or (harmless as data) the works with their text kept literally — within bounded
+time and memory (``tracemalloc`` peak; the 1M-vertex case is timed only, tracing would quadruple
+its time). Large cases (bombs, 1M vertices, oversized uploads) are built into ``tmp_path`` and read
+from disk; the small ones are read from the committed files as uploaded bytes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import onetrench.errors as errors_module
+from geo.intake import IntakeResult, read_works
+from onetrench.errors import OnetrenchError
+from onetrench.settings import Settings
+
+BAD = Path(__file__).parent / "data" / "bad"
+
+
+def load_corpus() -> ModuleType:
+    """Import tests/data/bad/make_corpus.py (a script, not a package)."""
+    if "onetrench_bad_corpus" in sys.modules:
+        return sys.modules["onetrench_bad_corpus"]
+    spec = importlib.util.spec_from_file_location("onetrench_bad_corpus", BAD / "make_corpus.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["onetrench_bad_corpus"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+corpus = load_corpus()
+CASES = corpus.CASES
+#: Seconds and traced megabytes a case may take (the 1M-vertex case: time only).
+TIME_LIMIT_S = 5.0
+BIG_TIME_LIMIT_S = 20.0
+MEMORY_LIMIT_MB = 48.0
+
+
+def case_input(case: object, tmp_path: Path) -> tuple[Path, bytes | None]:
+    """(path, data) for ``read_works``: large cases written to tmp_path, small ones as bytes."""
+    name = case.name  # type: ignore[attr-defined]
+    if case.large:  # type: ignore[attr-defined]
+        path = tmp_path / "upload" / name
+        path.parent.mkdir()
+        path.write_bytes(corpus.build(name))
+        return path, None
+    return BAD / name, (BAD / name).read_bytes()
+
+
+def test_the_corpus_has_forty_kinds_and_every_small_case_is_committed() -> None:
+    assert len({c.kind for c in CASES}) >= 40
+    assert len({c.name for c in CASES}) == len(CASES)
+    committed = {p.name for p in BAD.iterdir() if p.name != "make_corpus.py"}
+    assert committed == {c.name for c in CASES if not c.large}
+    formats = {Path(c.name).suffix for c in CASES}
+    assert {".geojson", ".zip", ".gpkg", ".kml", ".kmz", ".dxf", ".csv"} <= formats
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_each_hostile_file_gets_its_answer_in_bounded_time_and_memory(case: object, tmp_path: Path) -> None:
+    path, data = case_input(case, tmp_path)
+    settings = Settings(**case.settings)  # type: ignore[attr-defined]
+    traced = case.name != "million_vertices.geojson"  # type: ignore[attr-defined]
+    if traced:
+        tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        outcome: IntakeResult | OnetrenchError = read_works(
+            path,
+            data=data,
+            crs=case.crs,  # type: ignore[attr-defined]
+            settings=settings,
+        )
+    except OnetrenchError as exc:
+        outcome = exc
+    finally:
+        elapsed = time.perf_counter() - started
+        peak_mb = tracemalloc.get_traced_memory()[1] / 1e6 if traced else 0.0
+        if traced:
+            tracemalloc.stop()
+    assert elapsed < (TIME_LIMIT_S if traced else BIG_TIME_LIMIT_S), f"{elapsed:.1f} s"
+    assert peak_mb < MEMORY_LIMIT_MB, f"{peak_mb:.1f} MB"
+    check_outcome(case, outcome)
+    # nothing is written next to the upload (zip members are never extracted by their own names)
+    expected_files = {"upload", case.name} if data is None else set()  # type: ignore[attr-defined]
+    assert {p.name for p in tmp_path.rglob("*")} == expected_files
+
+
+def check_outcome(case: object, outcome: IntakeResult | OnetrenchError) -> None:
+    """Assert that the answer is the one the case asks for."""
+    expected = case.outcome  # type: ignore[attr-defined]
+    if expected == "raise":
+        assert isinstance(outcome, OnetrenchError), f"expected {case.error}, got a result"  # type: ignore[attr-defined]
+        assert type(outcome) is getattr(errors_module, case.error)  # type: ignore[attr-defined]
+        assert outcome.zh and outcome.en
+        assert case.mention.lower() in outcome.en.lower(), outcome.en  # type: ignore[attr-defined]
+        return
+    assert isinstance(outcome, IntakeResult), f"{type(outcome).__name__}: {outcome}"
+    assert all(p.zh and p.en for p in outcome.errors + outcome.warnings)
+    outcome.to_json()
+    codes = {p.code for p in outcome.errors}
+    if expected == "reject":
+        assert outcome.works == []
+        assert set(case.codes) <= codes, codes  # type: ignore[attr-defined]
+        return
+    assert outcome.works and not outcome.errors, codes
+    assert set(case.codes) <= {p.code for p in outcome.warnings}  # type: ignore[attr-defined]
+
+
+def test_formula_text_stays_literal_data() -> None:
+    result = read_works(BAD / "formula.csv")
+    [work] = result.works
+    assert work.name == corpus.FORMULAS[0]
+    assert work.owner == corpus.FORMULAS[4]
+
+
+def test_mixed_encodings_decode_line_by_line() -> None:
+    result = read_works(BAD / "mixed_encodings.csv")
+    assert [(w.work_id, w.name) for w in result.works] == [("BAD-1", "綦江测试给水管"), ("BAD-2", "古南街道燃气管")]
+    assert "file.encoding_mixed" in {p.code for p in result.warnings}
+
+
+@pytest.mark.parametrize("name", ["traversal.zip", "absolute.zip"])
+def test_zip_members_outside_the_archive_are_refused_by_name(name: str) -> None:
+    with pytest.raises(errors_module.UnreadableFile) as info:
+        read_works(BAD / name)
+    assert "evil.shp" in info.value.en
+    assert "不安全" in info.value.zh
+
+
+def test_lying_zip_header_inflates_at_most_one_chunk(tmp_path: Path) -> None:
+    from geo.intake.readers import ZIP_CHUNK
+
+    data = corpus.build("bomb_lying.zip")
+    tracemalloc.start()
+    try:
+        with pytest.raises(errors_module.UnreadableFile):
+            read_works("bomb_lying.zip", data=data, settings=Settings(max_upload_bytes=50 * 1024 * 1024))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * ZIP_CHUNK + len(data)
