@@ -310,7 +310,7 @@ CASES: list[Case] = [
         lambda: _fc(_feat(), pad="x" * (70 * 1024)),
         "raise",
         PTL,
-        "above the limit",
+        "the limit",
         api=413,
         large=True,
         settings=SMALL_LIMIT,
