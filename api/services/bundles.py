@@ -32,7 +32,7 @@ from api.models import (
 )
 from api.services import audit
 from api.services.auth import Principal
-from api.services.check import check_works, lock_works
+from api.services.check import check_works, lock_works, max_road_width
 from api.services.convert import bundle_from_row, finding_from_row, road_from_row, work_from_row
 from api.services.geometry import from_db
 from api.services.works import set_dates
@@ -182,8 +182,9 @@ def accept_dates(
     when every work of the bundle has accepted, the bundle becomes ``dates_accepted``.
     """
     principal.require(Role.UTILITY, action_zh="接受建议日期", action_en="accepting proposed dates")
-    lock_works(session)
     view = get_bundle(session, principal, bundle_id)
+    own = [session.get(WorkRow, link.work_pk) for link in _own_links(session, principal, view.row)]
+    lock_works(session, [from_db(w.geometry) for w in own if w is not None], margin=max_road_width(session))
     row = view.row
     _check_version(row, version)
     if row.status not in (BundleStatus.PROPOSED, BundleStatus.SENT_BACK):

@@ -19,8 +19,8 @@ import shapely
 from sqlalchemy import Select, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from api.models import FindingRow, FindingWork, OccupancyRow, RoadRow, ServiceLock, WorkRow
-from api.services.convert import finding_to_row, road_from_row, work_from_row
+from api.models import FindingRow, FindingWork, OccupancyRow, RoadRow, ServiceLock, WorkRow, utcnow
+from api.services.convert import finding_values, road_from_row, work_from_row
 from api.services.geometry import from_db
 from onetrench.domain import Finding, Occupancy, Road, Work
 from onetrench.settings import Settings
@@ -29,9 +29,59 @@ from onetrench.settings import Settings
 CHUNK = 900
 
 
-def lock_works(session: Session) -> None:
-    """Take the works lock for the rest of the transaction (row lock on PostGIS, write lock on SQLite)."""
-    session.execute(update(ServiceLock).where(ServiceLock.name == "works").values(counter=ServiceLock.counter + 1))
+#: Side of the grid cells locked by an incremental check on PostGIS (metres).
+LOCK_CELL_M = 1000.0
+#: Above this many cells a check takes the global lock instead (PostgreSQL's lock table is finite).
+MAX_CELL_LOCKS = 256
+#: Advisory-lock key of the whole plan (shared by area checks, exclusive for plan runs).
+GLOBAL_LOCK_KEY = 0x6F6E6574  # "onet"
+
+
+def lock_works(session: Session, geometries: Sequence[Any] | None = None, *, margin: float = 0.0) -> None:
+    """Serialise checks that could see each other, for the rest of the transaction.
+
+    Without ``geometries`` (plan runs, road loads) the whole plan is locked. With them, on PostGIS
+    only the grid cells within ``margin`` of the geometries are (advisory locks, taken in sorted
+    order so that two checks never deadlock); two checks whose works could share a road always
+    share a cell, so they run one after the other, while checks far apart run at once. SQLite
+    serialises writers anyway: there the works lock row is updated.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(update(ServiceLock).where(ServiceLock.name == "works").values(counter=ServiceLock.counter + 1))
+        return
+    cells = _cells(geometries, margin) if geometries is not None else None
+    if cells is None or len(cells) > MAX_CELL_LOCKS:
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": GLOBAL_LOCK_KEY})
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": GLOBAL_LOCK_KEY})
+    ordered = sorted(cells)
+    session.execute(
+        text(
+            "SELECT count(pg_advisory_xact_lock(c.a, c.b)) FROM "
+            "(SELECT * FROM unnest(CAST(:a AS int[]), CAST(:b AS int[])) AS u(a, b) ORDER BY a, b) AS c"
+        ),
+        {"a": [a for a, _ in ordered], "b": [b for _, b in ordered]},
+    )
+
+
+def _cells(geometries: Sequence[Any], margin: float) -> set[tuple[int, int]] | None:
+    import math
+
+    cells: set[tuple[int, int]] = set()
+    for geom in geometries:
+        if geom is None or geom.is_empty:
+            continue
+        minx, miny, maxx, maxy = geom.bounds
+        x0, x1 = math.floor((minx - margin) / LOCK_CELL_M), math.floor((maxx + margin) / LOCK_CELL_M)
+        y0, y1 = math.floor((miny - margin) / LOCK_CELL_M), math.floor((maxy + margin) / LOCK_CELL_M)
+        if (x1 - x0 + 1) * (y1 - y0 + 1) > MAX_CELL_LOCKS:
+            return None
+        cells.update(
+            ((ix % 2**31) - 2**30, (iy % 2**31) - 2**30) for ix in range(x0, x1 + 1) for iy in range(y0, y1 + 1)
+        )
+        if len(cells) > MAX_CELL_LOCKS:
+            return None
+    return cells
 
 
 def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
@@ -122,15 +172,46 @@ def _within(geoms: list[Any], others: list[Any], margin: float) -> list[bool]:
     return flags
 
 
-def run_rule(works: list[Work], roads: list[Road], settings: Settings) -> tuple[list[Finding], list[Occupancy]]:
-    """Run the detector and the scheduling rule on plain domain objects (adapter over geo/ and scheduling/)."""
+@dataclass
+class _Detection:
+    """A detection result narrowed to what concerns some works (the shape ``run_plan`` reads)."""
+
+    occupancy: list[Occupancy]
+    shared: list[Any]
+    off_road: list[Any]
+    outside_district: list[Any] = field(default_factory=list)
+
+
+def run_rule(
+    works: list[Work], roads: list[Road], settings: Settings, *, focus: set[str] | None = None
+) -> tuple[list[Finding], list[Occupancy]]:
+    """Run the detector and the scheduling rule on plain domain objects (adapter over geo/ and scheduling/).
+
+    With ``focus`` (work ids), the rule is run only over the works of ``focus`` and those sharing a
+    road with them: pairs between other works are not evaluated (their findings are not wanted).
+    """
     from geo.overlap import detect
     from scheduling.plan import run_plan
 
     detection = detect(works, roads, settings=settings)
-    result = run_plan(works, roads, detection, settings=settings)
     occupancy = detection.occupancy
     occ_list: list[Occupancy] = list(occupancy.values()) if isinstance(occupancy, dict) else list(occupancy)
+    if focus is None:
+        result = run_plan(works, roads, detection, settings=settings)
+        return list(result.findings), occ_list
+    shared = [s for s in detection.shared if focus & set(s.work_ids)]
+    involved = set(focus) | {w for s in shared for w in s.work_ids}
+    narrowed = _Detection(
+        occupancy=[o for o in occ_list if o.work_id in involved],
+        shared=shared,
+        off_road=[p for p in detection.off_road if getattr(p, "work_id", None) in focus],
+        outside_district=[
+            p for p in getattr(detection, "outside_district", ()) or () if getattr(p, "work_id", None) in focus
+        ],
+    )
+    subset = [w for w in works if w.work_id in involved]
+    road_ids = {o.road_id for o in narrowed.occupancy}
+    result = run_plan(subset, [r for r in roads if r.road_id in road_ids], narrowed, settings=settings)
     return list(result.findings), occ_list
 
 
@@ -142,8 +223,7 @@ def check_works(session: Session, rows: Sequence[WorkRow], settings: Settings) -
     """
     result = CheckResult()
     live = [r for r in rows if not r.withdrawn]
-    all_ids = [r.id for r in rows]
-    _forget(session, all_ids)
+    _forget(session, [r.id for r in rows])
     if not live:
         return result
     live_ids = [r.id for r in live]
@@ -159,7 +239,7 @@ def check_works(session: Session, rows: Sequence[WorkRow], settings: Settings) -
     result.roads_considered = len(road_rows)
     works = [work_from_row(r) for r in [*live, *others]]
     roads = [road_from_row(r) for r in road_rows]
-    findings, occupancy = run_rule(works, roads, settings)
+    findings, occupancy = run_rule(works, roads, settings, focus={r.key for r in live})
     pk_by_key = {r.key: r.id for r in [*live, *others]}
     road_pk = {r.road_id: r.id for r in road_rows}
     new_keys = {r.key for r in live}
@@ -180,23 +260,42 @@ def check_works(session: Session, rows: Sequence[WorkRow], settings: Settings) -
 
 
 def store_findings(session: Session, findings: Sequence[Finding], pk_by_key: dict[str, int]) -> list[FindingRow]:
-    """Insert findings (one row per distinct key) with their links to works."""
-    rows: list[FindingRow] = []
-    seen: set[str] = set()
+    """Insert findings (one row per distinct key) with their links to works, in bulk.
+
+    The caller has removed the earlier findings of these works under :func:`lock_works`, so no
+    stored finding has the same key (the unique key would refuse a duplicate).
+    """
+    from sqlalchemy import insert
+
+    rows: list[dict[str, Any]] = []
+    links: dict[str, list[int]] = {}
+    now = utcnow()
     for finding in findings:
-        row = finding_to_row(finding)
-        if row.key in seen:
+        values = finding_values(finding)
+        if values["key"] in links:
             continue
-        seen.add(row.key)
-        existing = session.scalar(select(FindingRow).where(FindingRow.key == row.key))
-        if existing is not None:
-            rows.append(existing)
-            continue
-        row.works = [FindingWork(work_pk=pk_by_key[k]) for k in sorted(set(finding.work_ids)) if k in pk_by_key]
-        session.add(row)
-        rows.append(row)
+        links[values["key"]] = sorted({pk_by_key[k] for k in finding.work_ids if k in pk_by_key})
+        rows.append(values | {"created_at": now})
+    if not rows:
+        return []
     session.flush()
-    return rows
+    # Plain executemany (psycopg pipelines it); ids are read back by key.
+    session.execute(insert(FindingRow), rows)
+    ids: list[int] = []
+    keys = list(links)
+    for i in range(0, len(keys), 900):
+        pairs = session.execute(select(FindingRow.id, FindingRow.key).where(FindingRow.key.in_(keys[i : i + 900])))
+        link_rows: list[dict[str, int]] = []
+        for fid, key in pairs:
+            ids.append(fid)
+            link_rows.extend({"finding_id": fid, "work_pk": pk} for pk in links[key])
+        if link_rows:
+            session.execute(insert(FindingWork), link_rows)
+    out: list[FindingRow] = []
+    for chunk in _chunks(ids):
+        out.extend(session.scalars(select(FindingRow).where(FindingRow.id.in_(chunk))))
+    out.sort(key=lambda r: r.id)
+    return out
 
 
 def _forget(session: Session, work_pks: Sequence[int]) -> None:
@@ -204,8 +303,15 @@ def _forget(session: Session, work_pks: Sequence[int]) -> None:
     for chunk in _chunks(list(work_pks)):
         finding_ids = sorted(set(session.scalars(select(FindingWork.finding_id).where(FindingWork.work_pk.in_(chunk)))))
         for ids in _chunks(finding_ids):
-            session.execute(delete(FindingWork).where(FindingWork.finding_id.in_(ids)))
-            session.execute(delete(FindingRow).where(FindingRow.id.in_(ids)))
-        session.execute(delete(OccupancyRow).where(OccupancyRow.work_pk.in_(chunk)))
+            session.execute(
+                delete(FindingWork).where(FindingWork.finding_id.in_(ids)),
+                execution_options={"synchronize_session": False},
+            )
+            session.execute(
+                delete(FindingRow).where(FindingRow.id.in_(ids)), execution_options={"synchronize_session": False}
+            )
+        session.execute(
+            delete(OccupancyRow).where(OccupancyRow.work_pk.in_(chunk)),
+            execution_options={"synchronize_session": False},
+        )
     session.flush()
-    session.expire_all()

@@ -149,23 +149,29 @@ def finding_key(finding: Finding) -> str:
     return f"{finding.kind.value}:{finding.road_id or '-'}:{digest[:24]}"
 
 
+def finding_values(finding: Finding) -> dict[str, Any]:
+    """Column values of a finding's row (for bulk inserts)."""
+    geom = finding.geometry
+    return {
+        "key": finding_key(finding),
+        "kind": finding.kind,
+        "severity": finding.severity,
+        "work_keys": sorted(finding.work_ids),
+        "road_id": finding.road_id,
+        "road_name": finding.road_name,
+        "zh": finding.zh,
+        "en": finding.en,
+        "fix_zh": finding.fix_zh,
+        "fix_en": finding.fix_en,
+        "measures": _intervals(finding.measures),
+        "data": _jsonable(dict(finding.data)),
+        "geometry": to_db(geom) if geom is not None and not geom.is_empty else None,
+    }
+
+
 def finding_to_row(finding: Finding) -> FindingRow:
     """A new row for a finding (links to works are added by the caller)."""
-    return FindingRow(
-        key=finding_key(finding),
-        kind=finding.kind,
-        severity=finding.severity,
-        work_keys=sorted(finding.work_ids),
-        road_id=finding.road_id,
-        road_name=finding.road_name,
-        zh=finding.zh,
-        en=finding.en,
-        fix_zh=finding.fix_zh,
-        fix_en=finding.fix_en,
-        measures=_intervals(finding.measures),
-        data=_jsonable(dict(finding.data)),
-        geometry=to_db(finding.geometry) if finding.geometry is not None and not finding.geometry.is_empty else None,
-    )
+    return FindingRow(**finding_values(finding))
 
 
 def finding_from_row(row: FindingRow) -> Finding:

@@ -32,7 +32,7 @@ from api.models import (
 )
 from api.services import audit
 from api.services.auth import Principal
-from api.services.check import check_works, lock_works
+from api.services.check import check_works, lock_works, max_road_width
 from api.services.convert import apply_work, snapshot, work_from_row, work_key
 from api.services.geometry import from_db
 from onetrench.domain import ExcavationMethod, FindingKind, Work
@@ -97,13 +97,20 @@ def store_works(
     """
     principal.require(Role.UTILITY, action_zh="上传工程", action_en="uploading works")
     outcome = UploadOutcome()
-    lock_works(session)
-    rows: dict[str, WorkRow] = {}
-    now = utcnow()
+    latest: dict[str, Work] = {}
     for given in works:
         work = given if given.owner.strip() else dataclasses.replace(given, owner=principal.org_name)
-        key = work_key(principal.org_code, work.work_id)
-        row = rows.get(key) or session.scalar(select(WorkRow).where(WorkRow.key == key))
+        latest[work_key(principal.org_code, work.work_id)] = work
+    existing: dict[str, WorkRow] = {}
+    keys = list(latest)
+    for i in range(0, len(keys), 900):
+        existing.update((r.key, r) for r in session.scalars(select(WorkRow).where(WorkRow.key.in_(keys[i : i + 900]))))
+    geometries = [w.geometry for w in latest.values()] + [from_db(r.geometry) for r in existing.values()]
+    lock_works(session, geometries, margin=max_road_width(session))
+    now = utcnow()
+    rows: list[tuple[WorkRow, ChangeKind]] = []
+    for key, work in latest.items():
+        row = existing.get(key)
         if row is None:
             row = WorkRow(
                 key=key, org_id=principal.org_id, work_id=work.work_id, version=1, withdrawn=False, created_at=now
@@ -111,23 +118,25 @@ def store_works(
             apply_work(row, work)
             row.updated_at = now
             session.add(row)
-            session.flush()
-            _add_version(session, row, ChangeKind.CREATED, principal)
+            rows.append((row, ChangeKind.CREATED))
             outcome.created += 1
         else:
             apply_work(row, work)
             row.version += 1
             row.withdrawn = False
             row.updated_at = now
-            session.flush()
-            _add_version(session, row, ChangeKind.UPDATED, principal)
+            rows.append((row, ChangeKind.UPDATED))
             outcome.updated += 1
-        rows[key] = row
     session.flush()
-    outcome.works = list(rows.values())
-    ids = [r.id for r in outcome.works]
-    outcome.findings = check_works(session, outcome.works, settings).findings
-    outcome.works = list(session.scalars(select(WorkRow).where(WorkRow.id.in_(ids)).order_by(WorkRow.id)))
+    for row, change in rows:
+        _add_version(session, row, change, principal)
+    session.flush()
+    ids = [row.id for row, _ in rows]
+    outcome.findings = check_works(session, [row for row, _ in rows], settings).findings
+    outcome.works = []
+    for i in range(0, len(ids), 900):
+        outcome.works.extend(session.scalars(select(WorkRow).where(WorkRow.id.in_(ids[i : i + 900]))))
+    outcome.works.sort(key=lambda r: r.id)
     audit.record(
         session,
         principal,
@@ -274,8 +283,9 @@ def update_work(
     InputError
         The changed work is invalid (every problem listed).
     """
-    lock_works(session)
     row = _own_row(session, principal, work_pk, "修改", "change")
+    new_geometry = changes.get("geometry")
+    lock_works(session, [from_db(row.geometry), new_geometry], margin=max_road_width(session))
     if row.withdrawn:
         raise InputError(f"工程 {row.key} 已撤回，不能修改", f"work {row.key} is withdrawn and cannot be changed")
     current = work_from_row(row)
@@ -318,8 +328,8 @@ def set_dates(
 
 def withdraw_work(session: Session, principal: Principal, work_pk: int, *, settings: Settings) -> WorkRow:
     """Withdraw a work: it stays stored (with its history) but leaves every check and plan."""
-    lock_works(session)
     row = _own_row(session, principal, work_pk, "撤回", "withdraw")
+    lock_works(session, [from_db(row.geometry)], margin=max_road_width(session))
     if not row.withdrawn:
         row.withdrawn = True
         row.version += 1
