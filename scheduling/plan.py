@@ -302,8 +302,27 @@ _CSV_HEADER = [
 ]
 
 
+#: Columns holding user text (the others are dates and integers, written as they are).
+_CSV_TEXT = frozenset({"work_id", "utility", "owner", "bundle_id"})
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: object) -> str:
+    """Text for a CSV cell that a spreadsheet will show, never run: a leading ``= + - @`` gets ``'``.
+
+    Examples
+    --------
+    >>> csv_text("=1+1"), csv_text("-2"), csv_text("渝綦水务")
+    ("'=1+1", "'-2", '渝綦水务')
+    """
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def write_plan_outputs(result: PlanResult, out_dir: str | Path) -> dict[str, Path]:
     """Write findings.geojson, bundles.geojson (exchange CRS), schedule.csv (UTF-8 with BOM) and savings.json.
+
+    Text cells of schedule.csv that start like a formula are prefixed with ``'`` (:func:`csv_text`).
 
     Returns
     -------
@@ -334,6 +353,11 @@ def write_plan_outputs(result: PlanResult, out_dir: str | Path) -> dict[str, Pat
         writer.writerow(_CSV_HEADER)
         for r in result.schedule:
             d = _schedule_dict(r)
-            writer.writerow([d[k.split(" ")[1]] if d[k.split(" ")[1]] is not None else "" for k in _CSV_HEADER])
+            cells = []
+            for column in _CSV_HEADER:
+                key = column.split(" ")[1]
+                value = d[key]
+                cells.append("" if value is None else csv_text(value) if key in _CSV_TEXT else value)
+            writer.writerow(cells)
     paths["savings.json"].write_text(json.dumps(_savings_block(result), ensure_ascii=False, indent=1), encoding="utf-8")
     return paths
