@@ -231,3 +231,19 @@ def test_utility_sees_bundle_clipped_to_its_surroundings(api_world: Any) -> None
     assert mine_geom.area <= full_geom.area + 1e-6
     # W-1 runs to 600 m, P-1 only to 400 m: power sees nothing beyond 400 m + 30 m
     assert mine_geom.bounds[2] - full_geom.bounds[0] == pytest.approx(430.0, abs=2.0)
+
+
+def test_road_timeline_shows_other_works_only_along_shared_stretches(api_world: Any) -> None:
+    import re
+
+    w = api_world
+    _setup(w, gas=True)
+
+    def rows(who: str) -> dict[str, str]:
+        html = w.client.get("/maps/roads/R1/timeline", headers=w.headers(who)).text
+        return dict(re.findall(r"<tr><td>([^<]*)</td>.*?<td>(K[^<]*)</td></tr>", html))
+
+    # chainages by construction: P-1 0-400 m, W-1 200-600 m, G-1 100-300 m on R1
+    assert rows("bureau") == {"power:P-1": "K0+000–K0+400", "water:W-1": "K0+200–K0+600", "gas:G-1": "K0+100–K0+300"}
+    assert rows("gas") == {"power:P-1": "K0+100–K0+300", "water:W-1": "K0+200–K0+300", "gas:G-1": "K0+100–K0+300"}
+    assert set(rows("telecom")) == set()

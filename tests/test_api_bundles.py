@@ -227,3 +227,24 @@ def test_package_reports_every_applicant_without_a_phone(api_world: Any) -> None
     assert bad.status_code == 422
     assert [e["field"] for e in bad.json()["errors"]] == ["phone"]
     assert "中国电信綦江分公司" in bad.json()["errors"][0]["zh"]
+
+
+def test_changing_a_work_supersedes_its_bundle_so_a_stale_approval_is_refused(api_world: Any) -> None:
+    w = api_world
+    b = _world(w)
+    wid = next(
+        x["id"] for x in w.client.get("/works", headers=w.headers("power")).json()["works"] if x["key"] == "power:P-1"
+    )
+    r = w.client.patch(f"/works/{wid}", json={"end": "2026-03-25"}, headers=w.headers("power"))
+    assert r.status_code == 200
+    url = f"/bundles/{b['bundle_id']}"
+    stale = w.client.post(f"{url}/approve", json={"version": b["version"]}, headers=w.headers("bureau"))
+    assert stale.status_code == 409
+    got = w.client.get(url, headers=w.headers("bureau")).json()
+    assert got["status"] == "superseded"
+    assert got["version"] == b["version"] + 1
+    # the next plan brings it back, changed (new window end), as a proposal to review again
+    again = _plan(w)["bundles"][0]
+    assert again["bundle_id"] == b["bundle_id"]
+    assert again["status"] == "proposed"
+    assert again["version"] == b["version"] + 2

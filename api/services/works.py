@@ -109,6 +109,7 @@ def store_works(
     lock_works(session, geometries, margin=max_road_width(session))
     now = utcnow()
     rows: list[tuple[WorkRow, ChangeKind]] = []
+    changed_rule: list[WorkRow] = []
     for key, work in latest.items():
         row = existing.get(key)
         if row is None:
@@ -121,7 +122,10 @@ def store_works(
             rows.append((row, ChangeKind.CREATED))
             outcome.created += 1
         else:
+            before = rule_signature(row)
             apply_work(row, work)
+            if rule_signature(row) != before:
+                changed_rule.append(row)
             row.version += 1
             row.withdrawn = False
             row.updated_at = now
@@ -132,6 +136,7 @@ def store_works(
         _add_version(session, row, change, principal)
     session.flush()
     ids = [row.id for row, _ in rows]
+    supersede_bundles(session, [row.id for row in changed_rule])
     outcome.findings = check_works(session, [row for row, _ in rows], settings).findings
     outcome.works = []
     for i in range(0, len(ids), 900):
@@ -145,6 +150,48 @@ def store_works(
         detail={"created": outcome.created, "updated": outcome.updated, "findings": len(outcome.findings)},
     )
     return outcome
+
+
+#: Attributes the rule reads: changing any of them makes the bundles of the work stale.
+RULE_FIELDS = (
+    "utility",
+    "start",
+    "end",
+    "earliest_start",
+    "latest_end",
+    "diameter_mm",
+    "voltage_kv",
+    "gas_pressure",
+    "trench_width_m",
+    "depth_m",
+    "method",
+    "emergency",
+)
+
+
+def rule_signature(row: WorkRow) -> tuple[Any, ...]:
+    """What the rule sees of a work (contact, name and source excluded)."""
+    return (*(getattr(row, f) for f in RULE_FIELDS), from_db(row.geometry).wkb, row.withdrawn)
+
+
+def supersede_bundles(session: Session, work_pks: list[int]) -> int:
+    """Mark the bundles containing these works as superseded (their content is stale); return how many.
+
+    Their version increases, so a decision taken on what was read before is refused.
+    """
+    if not work_pks:
+        return 0
+    n = 0
+    for i in range(0, len(work_pks), 900):
+        bundle_ids = select(BundleWork.bundle_pk).where(BundleWork.work_pk.in_(work_pks[i : i + 900]))
+        for bundle in session.scalars(
+            select(BundleRow).where(BundleRow.id.in_(bundle_ids), BundleRow.status != BundleStatus.SUPERSEDED)
+        ):
+            bundle.status = BundleStatus.SUPERSEDED
+            bundle.updated_at = utcnow()
+            n += 1
+    session.flush()
+    return n
 
 
 def own_work_ids(session: Session, org_id: int) -> set[int]:
@@ -297,11 +344,15 @@ def update_work(
     if problems:
         raise InputError("工程修改内容有误", "the changed work is invalid", details=problems)
     new = dataclasses.replace(new, work_id=row.work_id)
+    before = rule_signature(row)
     apply_work(row, new)
+    rule_changed = rule_signature(row) != before
     row.version += 1
     row.updated_at = utcnow()
     session.flush()
     _add_version(session, row, ChangeKind.UPDATED, principal)
+    if rule_changed:
+        supersede_bundles(session, [row.id])
     findings = check_works(session, [row], settings).findings
     row = session.get(WorkRow, work_pk)  # type: ignore[assignment]
     audit.record(
@@ -338,11 +389,6 @@ def withdraw_work(session: Session, principal: Principal, work_pk: int, *, setti
         _add_version(session, row, ChangeKind.WITHDRAWN, principal)
         check_works(session, [row], settings)
         row = session.get(WorkRow, work_pk)  # type: ignore[assignment]
-        bundle_ids = select(BundleWork.bundle_pk).where(BundleWork.work_pk == work_pk)
-        for bundle in session.scalars(
-            select(BundleRow).where(BundleRow.id.in_(bundle_ids), BundleRow.status != BundleStatus.SUPERSEDED)
-        ):
-            bundle.status = BundleStatus.SUPERSEDED
-            bundle.updated_at = utcnow()
+        supersede_bundles(session, [work_pk])
         audit.record(session, principal, "works.withdraw", row.key, detail={"version": row.version})
     return row
