@@ -12,6 +12,7 @@ code                               severity  meaning
 geometry.missing / .empty          error     no geometry, or an empty one
 geometry.unsupported_type          error     not a (Multi)LineString or (Multi)Polygon
 geometry.not_finite                error     NaN or infinite coordinates
+geometry.not_transformable         error     a vertex has no place in the working CRS (e.g. latitude 95°)
 geometry.too_many_vertices         error     more than ``settings.max_vertices_per_feature``
 geometry.swapped_axes              error     lon/lat swapped (Qijiang read as latitude 106)
 geometry.invalid                   error     invalid polygon (``extra.make_valid_fixes``)
@@ -436,7 +437,19 @@ def _validity_problems(geom: BaseGeometry, where: Where) -> list[Problem]:
 def check_projected(
     geom: BaseGeometry, where: Where, *, src: CRSSpec, district: District, settings: Settings
 ) -> list[Problem]:
-    """Check a geometry in the working CRS: degenerate length/area and the district boundary."""
+    """Check a geometry in the working CRS: transformable, degenerate length/area, the district boundary."""
+    bad = ~np.isfinite(shapely.get_coordinates(geom)).all(axis=1)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0]) + 1
+        return [
+            where.problem(
+                "geometry.not_transformable",
+                f"第 {first} 个顶点无法换算到工作坐标系 {settings.working_crs}"
+                f"（超出 {src.name} 的有效范围，例如纬度超过 90°），共 {int(bad.sum())} 个",
+                f"vertex {first} cannot be transformed to the working CRS {settings.working_crs} "
+                f"(outside the valid range of {src.name}, e.g. a latitude beyond 90°); {int(bad.sum())} in all",
+            )
+        ]
     if geom.geom_type in _LINEAR and geom.length < MIN_LENGTH_M:
         return [
             where.problem(

@@ -203,7 +203,7 @@ def geojson_geometry(obj: Any) -> tuple[BaseGeometry | None, int]:
     if gtype not in _DEPTH:
         raise ValueError(f"unknown geometry type {gtype!r}")
     coords, dims = _positions(obj.get("coordinates"), _DEPTH[str(gtype)])
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         geom = shapely.geometry.shape({"type": gtype, "coordinates": coords})
     return geom, dims
 
@@ -550,7 +550,7 @@ def _kml_coords(el: Element | None) -> tuple[list[list[float]], int]:
 
 def _kml_geometry(el: Element) -> tuple[list[BaseGeometry], int]:
     name = _local(el.tag)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         if name == "LineString":
             pts, dims = _kml_coords(_child(el, "coordinates"))
             return [LineString(pts)], dims
@@ -724,7 +724,7 @@ def read_dxf(source: str, data: bytes) -> RawFile:
             pts = [(float(v.dxf.location[0]), float(v.dxf.location[1])) for v in entity.vertices]
             bulges += any(abs(float(v.dxf.get("bulge", 0.0))) > 1e-12 for v in entity.vertices)
             closed = bool(entity.is_closed)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):
             if closed and len(pts) >= 3:
                 zones.append((layer, handle, work_id, Polygon(pts)))
                 continue
@@ -928,7 +928,7 @@ def read_csv(source: str, data: bytes) -> RawFile:
             props = {k: v for k, v in rec.items() if k != wkt_col}
             raw = RawFeature(index, None, props, extra={"line": index + 2})
             try:
-                with np.errstate(invalid="ignore"):
+                with np.errstate(invalid="ignore", over="ignore"):
                     raw.geometry = shapely.from_wkt(rec.get(wkt_col, ""), on_invalid="raise")
             except (shapely.errors.GEOSException, ValueError, TypeError) as exc:
                 raw.problems.append(_unreadable_geometry(Where(source, index), f"WKT: {exc}"))
@@ -992,7 +992,7 @@ def _csv_vertices(  # noqa: PLR0917 - private helper of read_csv
                 )
             )
         else:
-            with np.errstate(invalid="ignore"):
+            with np.errstate(invalid="ignore", over="ignore"):
                 raw.geometry = LineString(pts)
         features.append(raw)
     return RawFile(source, Format.CSV, features, hint=crs, crs_note=note, warnings=warnings)

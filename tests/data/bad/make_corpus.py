@@ -426,6 +426,14 @@ CASES: list[Case] = [
         api=422,
     ),
     Case(
+        "beyond_90.geojson",
+        "a vertex at latitude 29503 (no place in the working CRS)",
+        lambda: _fc(_feat([[106.65, 29503.0], [106.653, 29.031], [106.656, 29.0305]])),
+        "reject",
+        codes=("geometry.not_transformable",),
+        api=422,
+    ),
+    Case(
         "million_vertices.geojson",
         "1M-vertex route",
         _million_vertices,
@@ -705,6 +713,14 @@ CASES: list[Case] = [
         lambda: _csv([CSV_HEADER, [*_csv_row()[:-1], "LINESTRING (106.65 29.03, banana)"]]),
         "reject",
         codes=("geometry.unreadable",),
+        api=422,
+    ),
+    Case(
+        "overflow.csv",
+        "CSV WKT with a coordinate of 1e999",
+        lambda: _csv([CSV_HEADER, [*_csv_row()[:-1], "LINESTRING (106.65 1e999, 106.653 29.031)"]]),
+        "reject",
+        codes=("geometry.not_finite",),
         api=422,
     ),
     Case(
