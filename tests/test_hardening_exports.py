@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -153,3 +154,62 @@ def test_csv_text_cell(value: str, expected: str) -> None:
     from scheduling.plan import csv_text
 
     assert csv_text(value) == expected
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's headless Chromium at /usr/bin/chromium")
+def test_review_map_popups_show_payloads_as_text_in_a_browser(run: PipelineRun) -> None:
+    """Every popup, assembled by the page's own runtime, shows the payloads as text; nothing runs."""
+    from maps.review import review_map
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    page_html = review_map(
+        works=run.works, roads=run.roads, findings=run.plan.findings, bundles=run.plan.bundles, settings=SETTINGS
+    )
+    dialogs: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+
+            def dialog(d: Any) -> None:
+                dialogs.append(d.message)
+                d.dismiss()
+
+            page.on("dialog", dialog)
+            page.route("**/*", lambda r: r.abort())  # nothing leaves the page
+            page.set_content(page_html, wait_until="load")
+            page.wait_for_function("window.onetrench && window.onetrench.ready === true")
+            out = page.evaluate(
+                """() => {
+                  const OT = window.onetrench, map = OT.map, texts = [];
+                  for (const e of Object.values(OT.layers)) {
+                    if (!map.hasLayer(e.group)) map.addLayer(e.group);
+                    e.main.eachLayer(l => {
+                      const props = l.feature && l.feature.properties;
+                      const html = props ? OT.popupHtml(props) : "";
+                      if (!html) return;
+                      L.popup().setLatLng(map.getCenter()).setContent(html).openOn(map);
+                      const all = document.querySelectorAll(".leaflet-popup-content");
+                      texts.push(all[all.length - 1].innerText);
+                    });
+                  }
+                  return {
+                    text: texts.join("\\n"),
+                    popups: texts.length,
+                    injected: document.querySelectorAll(
+                      "[onerror], .leaflet-popup-content img, .leaflet-popup-content script, .leaflet-tooltip img"
+                    ).length,
+                  };
+                }"""
+            )
+        finally:
+            browser.close()
+    assert out["popups"] >= 4
+    assert out["injected"] == 0
+    assert dialogs == []
+    for payload in (SCRIPT, ATTRIBUTE):
+        assert payload in out["text"], payload
