@@ -107,3 +107,45 @@ def test_harmless_text_is_stored_literally(world: Any) -> None:
     assert r.status_code == 200, r.text
     assert sorted(w["name"] for w in r.json()["works"]) == sorted(["綦江测试给水管", "古南街道燃气管"])
     assert "file.encoding_mixed" in {p["code"] for p in r.json()["warnings"]}
+
+
+#: As a body, UTF-16 JSON is decoded by the framework's JSON parser (RFC 8259 detection) and accepted.
+GEOJSON_CASES = [
+    c for c in CASES if c.name.endswith(".geojson") and c.outcome != "accept" and c.name != "utf16.geojson"
+]
+
+
+@pytest.mark.parametrize("case", GEOJSON_CASES, ids=[c.name for c in GEOJSON_CASES])
+def test_each_hostile_geojson_body_is_answered_and_changes_nothing(world: Any, case: Any) -> None:
+    """The same GeoJSON cases as a request body (POST /works): a 4xx problem, nothing stored."""
+    data = corpus.build(case.name) if case.large else (BAD / case.name).read_bytes()
+    if case.settings:
+        world.app.state.settings = world.settings.model_copy(update=case.settings)
+    before = snapshot(world.engine)
+    r = world.client.post(
+        "/works", content=data, headers={**world.headers("water"), "Content-Type": "application/json"}
+    )
+    assert 400 <= r.status_code < 500, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    problem = r.json()
+    assert problem["status"] == r.status_code and problem["detail"]
+    if case.outcome == "reject":
+        assert set(case.codes) <= {e["code"] for e in problem.get("errors", [])}, problem
+    assert snapshot(world.engine) == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a body that is not JSON gets FastAPI's English-only 400 'There was an error parsing the body' "
+    "(type about:blank, no title_zh/detail_zh): the Starlette HTTPException handler in api/problems.py "
+    "does not give it the Chinese text every other problem has; owner: api/",
+)
+@pytest.mark.parametrize("name", ["truncated.geojson", "deep_nesting.geojson"])
+def test_unparsable_json_body_is_a_bilingual_problem(world: Any, name: str) -> None:
+    r = world.client.post(
+        "/works",
+        content=corpus.build(name),
+        headers={**world.headers("water"), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 400
+    assert r.json().get("detail_zh") and r.json().get("title_zh")
