@@ -8,9 +8,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+#: PostgreSQL advisory-lock key held while migrating.
+MIGRATION_LOCK_KEY = 0x6F6E6D67  # "onmg"
 
 
 def alembic_config() -> Config:
@@ -45,6 +48,9 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
     """
     config = alembic_config()
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # several service processes may start at once: one migrates, the others wait and find it done
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
     return current_revision(engine)

@@ -102,3 +102,42 @@ def test_downgrade_then_upgrade_round_trips(backend: str, request: pytest.Fixtur
     finally:
         if backend == "postgis":
             upgrade(engine)
+
+
+@pytest.mark.postgis
+def test_concurrent_upgrades_on_postgis_do_not_collide(api_postgis_engine: Engine) -> None:
+    """Several service processes starting at once on an empty database: one migrates, the others wait."""
+    import os
+    import threading
+
+    from api.db import make_engine
+
+    schema = "onetrench_api_migration_race"
+    with api_postgis_engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    # lock_timeout: without the migration lock the processes would block each other; fail instead
+    url = f"{os.environ['ONETRENCH_TEST_POSTGIS_URL']}?options=-csearch_path%3D{schema},public%20-clock_timeout%3D20s"
+    engines = [make_engine(url) for _ in range(3)]
+    reached: list[str | None] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(engines))
+
+    def run(engine: Engine) -> None:
+        try:
+            barrier.wait(timeout=30)
+            reached.append(upgrade(engine))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    for engine in engines:
+        engine.dispose()
+    with api_postgis_engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    assert errors == []
+    assert reached == [head_revision()] * 3
