@@ -150,3 +150,27 @@ def test_lying_zip_header_inflates_at_most_one_chunk(tmp_path: Path) -> None:
     finally:
         tracemalloc.stop()
     assert peak < 4 * ZIP_CHUNK + len(data)
+
+
+ROAD_CASES = [c for c in CASES if Path(c.name).suffix in (".geojson", ".zip", ".gpkg")]
+
+
+@pytest.mark.parametrize("case", ROAD_CASES, ids=[c.name for c in ROAD_CASES])
+def test_road_reader_on_the_corpus(case: object, tmp_path: Path) -> None:
+    """The road reader (GDAL underneath) on the same hostile files: only onetrench's errors, quickly."""
+    import warnings
+
+    from geo.roads import read_roads
+
+    name = case.name  # type: ignore[attr-defined]
+    path = tmp_path / name
+    path.write_bytes(corpus.build(name) if case.large else (BAD / name).read_bytes())  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True):  # GDAL's warnings: see test_hardening_fuzz.py (xfail)
+        warnings.simplefilter("always")
+        try:
+            read_roads(path, settings=Settings(**case.settings))  # type: ignore[attr-defined]
+        except OnetrenchError as exc:
+            assert exc.zh and exc.en
+    assert time.perf_counter() - started < BIG_TIME_LIMIT_S
+    assert [p.name for p in tmp_path.rglob("*")] == [name]  # nothing extracted, nothing left behind
