@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect
 from typer.testing import CliRunner
 
 from api.db import make_engine
 from api.migrate import head_revision
 from onetrench.cli import app
+from onetrench.settings import get_settings
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """The CLI reads the environment once (cached settings): start and leave with a clean cache."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def test_db_upgrade_org_and_token_commands(tmp_path: Path) -> None:
