@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import socket
@@ -25,6 +26,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +61,14 @@ class Server:
         env = {**os.environ, "ONETRENCH_DATABASE_URL": self.url}
         cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1"]
         self.proc = subprocess.Popen(
-            [*cmd, "--port", str(self.port), "--log-level", "critical"],
+            [*cmd, "--port", str(self.port), "--log-level", os.environ.get("ONETRENCH_FAULTS_LOG_LEVEL", "critical")],
             cwd=ROOT,
             env=env,
             start_new_session=True,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=open(os.environ["ONETRENCH_FAULTS_LOG"], "ab")  # noqa: SIM115, PTH123
+            if os.environ.get("ONETRENCH_FAULTS_LOG")
+            else subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -288,3 +292,183 @@ def test_sigkill_mid_upload_and_mid_plan_leaves_no_half_written_state(database: 
         assert r.json()["bundles"], "the plan finds joint excavations among the uploads"
     finally:
         server.stop()
+
+
+PG_BIN = (
+    next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
+    if Path("/usr/lib/postgresql").exists()
+    else None
+)
+
+
+def _as_postgres(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True, check=True)
+
+
+@pytest.fixture(scope="module")
+def private_postgres() -> Iterator[tuple[str, Path, int]]:
+    """A PostgreSQL cluster of this test alone (so that restarting it disturbs nobody): (url, dir, port)."""
+    if PG_BIN is None or not (PG_BIN / "initdb").exists() or os.geteuid() != 0:
+        pytest.skip("needs PostgreSQL's initdb and root (to run it as the postgres user)")
+    if not list(Path("/usr/share/postgresql").glob("*/extension/postgis.control")):
+        pytest.skip("PostGIS is not installed")
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="onetrench-pg-"))  # pytest's tmp dirs are closed to other users
+    shutil.chown(root, user="postgres", group="postgres")
+    data = root / "data"
+    _as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
+    port = _free_port()
+    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    start = [str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"]
+    try:
+        _as_postgres(*start)
+        psql = ["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-q"]
+        subprocess.run([*psql, "-d", "postgres", "-c", "CREATE DATABASE faults"], check=True, capture_output=True)
+        subprocess.run([*psql, "-d", "faults", "-c", "CREATE EXTENSION postgis"], check=True, capture_output=True)
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/faults", data, port
+    finally:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            check=False,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass
+class Outage:
+    """What the clients saw around a PostgreSQL crash: (start, kind, status, seconds, note) per request."""
+
+    log: list[tuple[float, str, int, float, str]]
+    down_at: float
+    up_at: float
+    acknowledged: set[str]
+    stored: set[str]
+
+    def phase(self, lo: float, hi: float) -> list[tuple[float, str, int, float, str]]:
+        return [e for e in self.log if lo <= e[0] < hi]
+
+
+@pytest.fixture(scope="module")
+def outage(private_postgres: tuple[str, Path, int]) -> Outage:
+    """PostgreSQL crashes (immediate stop) for 3 s under a mixed load of uploads and reads (4 clients)."""
+    from api.db import make_engine
+    from api.migrate import upgrade
+
+    url, data, port = private_postgres
+    engine = make_engine(url)
+    upgrade(engine)
+    tokens = _tokens(engine)
+    auth = {k: {"Authorization": f"Bearer {v}"} for k, v in tokens.items()}
+    server = Server(url)
+    server.start()
+    log: list[tuple[float, str, int, float, str]] = []  # (start, kind, status, seconds, key or body)
+    lock = threading.Lock()
+    stop = threading.Event()
+    origin = time.monotonic()
+
+    def client(index: int) -> None:
+        n = 0
+        with httpx.Client(base_url=server.base, timeout=60) as http:
+            while not stop.is_set():
+                n += 1
+                t0 = time.monotonic()
+                if n % 2:
+                    work_id = f"R{index}-{n:04d}"
+                    body = _one_route(work_id)
+                    kind = "upload"
+                    try:
+                        r = http.post("/works/upload", files={"file": ("r.geojson", body)}, headers=auth["water"])
+                        status, note = r.status_code, (f"water:{work_id}" if r.status_code == 200 else r.text[:300])
+                    except httpx.HTTPError as exc:
+                        status, note = -1, f"{type(exc).__name__}: {exc}"
+                else:
+                    kind = "read"
+                    try:
+                        r = http.get("/works", headers=auth["bureau"])
+                        status, note = r.status_code, ("" if r.status_code == 200 else r.text[:300])
+                    except httpx.HTTPError as exc:
+                        status, note = -1, f"{type(exc).__name__}: {exc}"
+                with lock:
+                    log.append((t0 - origin, kind, status, time.monotonic() - t0, note))
+
+    assert PG_BIN is not None
+    pg_ctl = str(PG_BIN / "pg_ctl")
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(3)
+        down_at = time.monotonic() - origin
+        _as_postgres(pg_ctl, "-D", str(data), "-m", "immediate", "stop")
+        time.sleep(3)
+        opts = f"-p {port} -k {data.parent} -c listen_addresses=127.0.0.1 -c fsync=off"
+        _as_postgres(pg_ctl, "-D", str(data), "-o", opts, "-l", str(data.parent / "log"), "-w", "start")
+        up_at = time.monotonic() - origin
+        time.sleep(6)
+        stop.set()
+        for t in threads:
+            t.join(timeout=90)
+    finally:
+        stop.set()
+        server.stop()
+    if os.environ.get("ONETRENCH_FAULTS_DEBUG"):
+        for e in log:
+            print(f"{e[0]:6.2f} {e[1]:6} {e[2]:4} {e[3]:6.2f}s {e[4][:120]}")
+        print("down", down_at, "up", up_at)
+    acknowledged = {e[4] for e in log if e[1] == "upload" and e[2] == 200}
+    with engine.connect() as conn:
+        stored = {str(k) for (k,) in conn.execute(text("SELECT key FROM works"))}
+    engine.dispose()
+    return Outage(log=log, down_at=down_at, up_at=up_at, acknowledged=acknowledged, stored=stored)
+
+
+def test_postgres_restarted_under_load_fails_and_recovers_losing_nothing(outage: Outage) -> None:
+    """No hang, failures while the database is down, all 200 again 2 s after it is back, no acknowledged write lost."""
+    before = outage.phase(0, outage.down_at - 0.5)
+    during = outage.phase(outage.down_at, outage.up_at)
+    after = outage.phase(outage.up_at + 2, math.inf)
+    assert before and during and after
+    assert all(e[2] == 200 for e in before), [e for e in before if e[2] != 200][:3]
+    assert all(e[3] < 30 for e in outage.log)  # every request answered (or refused) quickly
+    failed = [e for e in during if e[2] != 200]
+    assert failed, "the outage was not noticed"
+    assert all(e[2] == -1 or e[2] >= 500 for e in failed)  # nothing succeeds wrongly or blames the client
+    assert all(e[2] == 200 for e in after), [e for e in after if e[2] != 200][:3]
+    assert outage.acknowledged and outage.acknowledged <= outage.stored
+    resets = sum(e[2] == -1 for e in failed)
+    print(
+        f"\nPostgreSQL down {outage.up_at - outage.down_at:.1f} s under load: {len(outage.log)} requests; "
+        f"during the outage {len(failed)} failed ({resets} connection resets, the rest "
+        f"{sorted({e[2] for e in failed if e[2] > 0})}); {len(after)} requests afterwards, all 200; "
+        f"{len(outage.acknowledged)} uploads acknowledged, all stored"
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="while the database is down the service answers a generic 500 'internal error' (the "
+    "OperationalError is not handled: uvicorn logs 'Exception in ASGI application' for each), and about a "
+    "quarter of the requests get a TCP connection reset instead of any answer; a clean failure is a handled "
+    "503 problem+json saying the database is unavailable, with Retry-After; owner: api/problems.py",
+)
+def test_database_outage_is_a_clean_503(outage: Outage) -> None:
+    failed = [e for e in outage.phase(outage.down_at, outage.up_at) if e[2] != 200]
+    assert failed
+    assert all(e[2] == 503 and '"status":503' in e[4] for e in failed), failed[:3]
+
+
+def _one_route(work_id: str) -> bytes:
+    props = {
+        "工程编号": work_id,
+        "管线类别": "给水",
+        "建设单位": "渝綦水务",
+        "计划开工": "2027-04-01",
+        "计划完工": "2027-04-20",
+        "联系人": "测试 023-48600000",
+    }
+    geometry = {"type": "LineString", "coordinates": [[106.65, 29.03], [106.653, 29.031], [106.656, 29.0305]]}
+    feature = {"type": "Feature", "properties": props, "geometry": geometry}
+    return json.dumps({"type": "FeatureCollection", "features": [feature]}, ensure_ascii=False).encode()
