@@ -16,7 +16,10 @@ import tracemalloc
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import onetrench.errors as errors_module
 from geo.intake import IntakeResult, read_works
@@ -174,3 +177,34 @@ def test_road_reader_on_the_corpus(case: object, tmp_path: Path) -> None:
             assert exc.zh and exc.en
     assert time.perf_counter() - started < BIG_TIME_LIMIT_S
     assert [p.name for p in tmp_path.rglob("*")] == [name]  # nothing extracted, nothing left behind
+
+
+ordinates = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**6), 10**6), st.sampled_from(["1.5", " 2 ", "nan"])
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(positions=st.lists(st.lists(ordinates, min_size=2, max_size=4), min_size=1, max_size=20))
+def test_fast_geojson_positions_equal_the_slow_path(positions: list[list[object]]) -> None:
+    """The numpy path for a list of positions gives what one float() per ordinate gives."""
+    from geo.intake.readers import _fast_positions, _positions
+
+    fast = _fast_positions(positions)
+    slow = [_positions(p, 0) for p in positions]
+    expected = np.array([xy for xy, _ in slow], dtype=float)
+    if fast is None:  # ragged: the slow path names the bad position instead
+        assert len({len(p) for p in positions}) > 1
+        return
+    arr, dims = fast
+    np.testing.assert_array_equal(arr, expected)
+    assert dims == max(d for _, d in slow)
+
+
+def test_fast_geojson_positions_refuse_bools_and_strings() -> None:
+    from geo.intake.readers import _fast_positions
+
+    assert _fast_positions([[True, 1.0], [2.0, 3.0]]) is None
+    assert _fast_positions([["a", 1.0], [2.0, 3.0]]) is None
+    assert _fast_positions([[1.0], [2.0]]) is None
+    assert _fast_positions([]) is None
