@@ -892,6 +892,8 @@ def read_csv(source: str, data: bytes) -> RawFile:
         raise ValueError("binary data in a CSV file")
     sample = text[:4096]
     delimiter = max((",", ";", "\t"), key=lambda d: sample.splitlines()[0].count(d) if sample else 0)
+    if csv.field_size_limit() <= len(text):  # a long route's WKT exceeds the default 128 kB per cell
+        csv.field_size_limit(len(text) + 1)  # the upload limit bounds it
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows = list(reader)
     if not rows:
