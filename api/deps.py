@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -22,10 +23,16 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
         session.commit()
     except BaseException:
-        session.rollback()
+        _quietly(session.rollback)  # the connection may be gone (database down): keep the first error
         raise
     finally:
-        session.close()
+        _quietly(session.close)
+
+
+def _quietly(action: Callable[[], None]) -> None:
+    """Run a cleanup step after an error that is being reported already; its own failure is dropped."""
+    with contextlib.suppress(Exception):
+        action()
 
 
 def get_settings_dep(request: Request) -> Settings:

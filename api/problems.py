@@ -14,6 +14,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -164,17 +166,55 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
     return problem_response(422, body)
 
 
+#: Chinese text of the HTTP errors raised by the framework itself (unknown path, wrong method, …).
+HTTP_ZH: dict[int, tuple[str, str]] = {
+    400: ("请求格式有误", "请求无法解析：请求体不是有效的 JSON 或格式不正确"),
+    404: ("未找到", "请求的路径不存在"),
+    405: ("不支持此方法", "此路径不支持该 HTTP 方法"),
+    413: ("上传内容过大", "请求体超过服务允许的大小"),
+    415: ("不支持的内容类型", "请求的内容类型（Content-Type）不受支持"),
+}
+
+
 async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    """Starlette HTTP errors (404 of unknown paths, 405, …) as problems."""
+    """Starlette HTTP errors (unknown paths, 405, unparsable bodies, …) as bilingual problems."""
     assert isinstance(exc, StarletteHTTPException)
+    from http import HTTPStatus
+
+    try:
+        phrase = HTTPStatus(exc.status_code).phrase
+    except ValueError:  # pragma: no cover - non-standard status
+        phrase = "Error"
+    title_zh, detail_zh = HTTP_ZH.get(exc.status_code, ("请求失败", f"请求失败（HTTP {exc.status_code}）"))
     body = {
         "type": "about:blank",
-        "title": str(exc.detail),
+        "title": phrase,
+        "title_zh": title_zh,
         "status": exc.status_code,
         "detail": str(exc.detail),
+        "detail_zh": detail_zh,
         "instance": request.url.path,
     }
     return problem_response(exc.status_code, body, dict(exc.headers) if exc.headers else None)
+
+
+#: Seconds a client should wait before retrying while the database is unavailable.
+RETRY_AFTER_S = 5
+
+
+async def database_unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
+    """The database cannot be reached (down, restarting, pool exhausted, locked) → 503 with Retry-After."""
+    log.error("database unavailable on %s %s: %s", request.method, request.url.path, str(exc).splitlines()[0])
+    body = {
+        "type": problem_type("database-unavailable"),
+        "title": "Database unavailable",
+        "title_zh": "数据库暂时不可用",
+        "status": 503,
+        "detail": f"the database cannot be reached right now; retry in {RETRY_AFTER_S} seconds",
+        "detail_zh": f"暂时无法连接数据库，请在 {RETRY_AFTER_S} 秒后重试",
+        "instance": request.url.path,
+    }
+    return problem_response(503, body, {"Retry-After": str(RETRY_AFTER_S)})
 
 
 async def stale_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -202,6 +242,9 @@ async def unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
 
 HANDLERS: dict[type[Exception], Any] = {
     OnetrenchError: onetrench_error_handler,
+    OperationalError: database_unavailable_handler,
+    SATimeoutError: database_unavailable_handler,
+    DisconnectionError: database_unavailable_handler,
     RequestValidationError: validation_error_handler,
     StarletteHTTPException: http_error_handler,
     StaleDataError: stale_handler,

@@ -134,12 +134,6 @@ def test_each_hostile_geojson_body_is_answered_and_changes_nothing(world: Any, c
     assert snapshot(world.engine) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a body that is not JSON gets FastAPI's English-only 400 'There was an error parsing the body' "
-    "(type about:blank, no title_zh/detail_zh): the Starlette HTTPException handler in api/problems.py "
-    "does not give it the Chinese text every other problem has; owner: api/",
-)
 @pytest.mark.parametrize("name", ["truncated.geojson", "deep_nesting.geojson"])
 def test_unparsable_json_body_is_a_bilingual_problem(world: Any, name: str) -> None:
     r = world.client.post(

@@ -447,13 +447,6 @@ def test_postgres_restarted_under_load_fails_and_recovers_losing_nothing(outage:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="while the database is down the service answers a generic 500 'internal error' (the "
-    "OperationalError is not handled: uvicorn logs 'Exception in ASGI application' for each), and about a "
-    "quarter of the requests get a TCP connection reset instead of any answer; a clean failure is a handled "
-    "503 problem+json saying the database is unavailable, with Retry-After; owner: api/problems.py",
-)
 def test_database_outage_is_a_clean_503(outage: Outage) -> None:
     failed = [e for e in outage.phase(outage.down_at, outage.up_at) if e[2] != 200]
     assert failed
