@@ -211,12 +211,60 @@ def demo(
     roads = PROJECT_ROOT / "data" / "roads.geojson"
     run = run_pipeline(load_uploads(uploads), roads=roads, settings=settings, optimise=True, time_limit_s=10.0)
     written = write_outputs(run, out, with_packages=True)
+    stored = _store_in_database(run)
     typer.echo("== onetrench 演示 / demo — 綦江区 古南街道、文龙街道 ==")
     typer.echo(_summary(run))
+    typer.echo(stored)
     typer.echo(f"写出 {len(written)} 个文件 / wrote {len(written)} files to {out.resolve()}")
     typer.echo(f"审查地图 review map: {(out / 'review.html').resolve().as_uri()}")
     typer.echo(f"启动服务 start the service: onetrench serve  →  http://{host}:{port}/docs")
     typer.echo(f"用时 took {time.perf_counter() - started:.1f} s")
+
+
+def _store_in_database(run: PipelineRun) -> str:
+    """Load the demo's roads and works into the configured database and run the plan there.
+
+    One organisation per 建设单位 (code ``u-<hash>``) and the bureau ``bureau``; reused when they
+    exist, so the demo can run again (works already stored become new versions).
+    """
+    import hashlib
+
+    from sqlalchemy.orm import Session
+
+    from api.db import make_engine
+    from api.migrate import upgrade
+    from api.services.auth import authenticate, create_organisation, create_token, get_organisation
+    from api.services.plan import run_full_plan
+    from api.services.roads import load_roads
+    from api.services.works import store_works
+    from onetrench.errors import NotFound
+
+    engine = make_engine(run.settings.database_url)
+    upgrade(engine)
+    with Session(engine) as session:
+
+        def principal(code: str, name: str, kind: str) -> Any:
+            try:
+                get_organisation(session, code)
+            except NotFound:
+                create_organisation(session, code=code, name=name, kind=kind)
+            secret, _ = create_token(session, org_code=code, label="demo", expires_in_days=30)
+            return authenticate(session, secret), secret
+
+        bureau, bureau_secret = principal("bureau", "綦江区城市管理局", "bureau")
+        load_roads(session, bureau, run.roads)
+        owners = sorted({w.owner for w in run.works})
+        for owner in owners:
+            code = "u-" + hashlib.sha256(owner.encode("utf-8")).hexdigest()[:8]
+            utility, _ = principal(code, owner, "utility")
+            store_works(session, utility, [w for w in run.works if w.owner == owner], settings=run.settings)
+        outcome = run_full_plan(session, bureau, settings=run.settings, optimise=True)
+        session.commit()
+    return (
+        f"数据库 database {engine.url.render_as_string(hide_password=True)}: 道路 {len(run.roads)} roads, "
+        f"{len(owners)} 家单位 utilities, 联合开挖 {len(outcome.bundles)} bundles; "
+        f"审查令牌 bureau token (30 天 days): {bureau_secret}"
+    )
 
 
 def register(app: typer.Typer, friendly_errors: Callable[[Any], Any]) -> None:

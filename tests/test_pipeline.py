@@ -167,3 +167,31 @@ def test_cli_bad_input_is_a_bilingual_error_not_a_traceback(args: list[str], nee
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert "错误 / error" in result.output and needle in result.output
+
+
+def test_demo_loads_the_sample_into_the_database_and_writes_outputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from api.db import make_engine
+    from api.models import BundleRow, WorkRow
+    from onetrench.settings import get_settings
+
+    database = tmp_path / "demo.sqlite"
+    monkeypatch.setenv("ONETRENCH_DATABASE_URL", f"sqlite:///{database}")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "out")])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "review.html").is_file()
+    engine = make_engine(f"sqlite:///{database}")
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(WorkRow)) == len(CASES["works"])
+        assert session.scalar(select(func.count()).select_from(BundleRow)) == len(
+            list((tmp_path / "out" / "packages").glob("*.zip"))
+        )
+    engine.dispose()
