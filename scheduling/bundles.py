@@ -22,6 +22,7 @@ from shapely.geometry.base import BaseGeometry
 
 from onetrench.domain import Bundle, Finding, Interval, Occupancy, Road, RoadStretch, Severity, SharedStretch, Work
 from onetrench.settings import Settings
+from scheduling._sets import DisjointSets
 from scheduling.savings import group_pieces, group_savings, opens_road, trench_width_m
 from scheduling.windows import same_period
 
@@ -45,23 +46,6 @@ def bundle_id(work_ids: Sequence[str]) -> str:
     return f"B-{digest[:10]}"
 
 
-class _DSU:
-    def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
-
-    def find(self, x: str) -> str:
-        self.parent.setdefault(x, x)
-        while self.parent[x] != x:
-            self.parent[x] = self.parent[self.parent[x]]
-            x = self.parent[x]
-        return x
-
-    def union(self, a: str, b: str) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
-
-
 def linked_groups(
     works: Sequence[Work],
     roads: Sequence[Road],
@@ -74,7 +58,7 @@ def linked_groups(
     when = schedule or {}
     by_id = {w.work_id: w for w in works}
     road_by_id = {r.road_id: r for r in roads}
-    dsu = _DSU()
+    dsu = DisjointSets()
     for sh in shared:
         road = road_by_id.get(sh.road_id)
         rule = settings.rule_for(road.road_class if road else None)

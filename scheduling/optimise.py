@@ -44,6 +44,7 @@ from ortools.sat.python import cp_model
 
 from onetrench.domain import Occupancy, Road, RoadClass, SharedStretch, Work
 from onetrench.settings import Settings
+from scheduling._sets import DisjointSets
 from scheduling.windows import Calendar, min_shift_together
 
 __all__ = ["OptimiseResult", "Piece", "count_excavations", "optimise_plan", "shared_pieces"]
@@ -143,23 +144,6 @@ def count_excavations(pieces: Iterable[Piece], starts: dict[str, int], durations
     return total
 
 
-class _DSU:
-    def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
-
-    def find(self, x: str) -> str:
-        self.parent.setdefault(x, x)
-        while self.parent[x] != x:
-            self.parent[x] = self.parent[self.parent[x]]
-            x = self.parent[x]
-        return x
-
-    def union(self, a: str, b: str) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[ra] = rb
-
-
 def optimise_plan(
     works: Sequence[Work],
     roads: Sequence[Road],
@@ -213,7 +197,7 @@ def optimise_plan(
         roads_of[o.work_id].append(o.road_id)
         on_road[o.road_id].append(o)
 
-    dsu = _DSU()
+    dsu = DisjointSets()
     for p in pieces:
         for w in p.work_ids[1:]:
             dsu.union(p.work_ids[0], w)
