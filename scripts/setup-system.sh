@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the system libraries onetrench needs, with apt, where they are missing.
 #   mod_spatialite        SpatiaLite, the embedded spatial database (required)
+#   fontconfig            fc-list, used to find the font below
 #   fonts-noto-cjk        Chinese font embedded in the permit PDF and the static maps (required)
 #   poppler-utils         pdftotext / pdftoppm, used by the tests on the permit PDF
 #   chromium              headless browser for the map tests
@@ -11,6 +12,7 @@ set -euo pipefail
 want=()
 have_lib() { ldconfig -p 2>/dev/null | grep -q "$1" || ls /usr/lib/*/"$1"* >/dev/null 2>&1; }
 have_lib mod_spatialite || want+=(libsqlite3-mod-spatialite)
+command -v fc-list >/dev/null || want+=(fontconfig)   # fc-list finds the CJK font for PDF and maps
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || want+=(fonts-noto-cjk)
 command -v pdftotext >/dev/null || want+=(poppler-utils)
 if [[ "${ONETRENCH_SKIP_BROWSER:-0}" != "1" ]]; then
