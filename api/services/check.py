@@ -106,42 +106,33 @@ def _near_ids_sqlite(session: Session, table: str, column: str, new_ids: list[in
     return {int(r[0]) for r in session.execute(sql, {"ids": json.dumps(new_ids), "m": margin})}
 
 
-def near_work_ids(session: Session, new_ids: Sequence[int], margin: float) -> set[int]:
-    """Ids of stored, not withdrawn works within ``margin`` metres of any of ``new_ids`` (these included)."""
+def _near_ids(session: Session, model: Any, table: str, new_ids: Sequence[int], margin: float) -> set[int]:
+    """Ids of ``model`` rows within ``margin`` metres of any of the works ``new_ids`` (spatial index)."""
     found: set[int] = set()
     dialect = session.get_bind().dialect.name
     for ids in _chunks(list(new_ids)):
         if dialect == "sqlite":
-            found |= _near_ids_sqlite(session, "works", "geometry", ids, margin)
+            found |= _near_ids_sqlite(session, table, "geometry", ids, margin)
         else:
             n = WorkRow.__table__.alias("n")
             stmt: Select[Any] = (
-                select(WorkRow.id)
-                .join(n, func.ST_DWithin(WorkRow.geometry, n.c.geometry, margin))
+                select(model.id)
+                .join(n, func.ST_DWithin(model.geometry, n.c.geometry, margin))
                 .where(n.c.id.in_(ids))
                 .distinct()
             )
             found |= set(session.scalars(stmt))
     return found
+
+
+def near_work_ids(session: Session, new_ids: Sequence[int], margin: float) -> set[int]:
+    """Ids of stored works within ``margin`` metres of any of ``new_ids`` (these included)."""
+    return _near_ids(session, WorkRow, "works", new_ids, margin)
 
 
 def near_road_ids(session: Session, new_ids: Sequence[int], margin: float) -> set[int]:
     """Ids of roads within ``margin`` metres of any of the works ``new_ids``."""
-    found: set[int] = set()
-    dialect = session.get_bind().dialect.name
-    for ids in _chunks(list(new_ids)):
-        if dialect == "sqlite":
-            found |= _near_ids_sqlite(session, "roads", "geometry", ids, margin)
-        else:
-            n = WorkRow.__table__.alias("n")
-            stmt: Select[Any] = (
-                select(RoadRow.id)
-                .join(n, func.ST_DWithin(RoadRow.geometry, n.c.geometry, margin))
-                .where(n.c.id.in_(ids))
-                .distinct()
-            )
-            found |= set(session.scalars(stmt))
-    return found
+    return _near_ids(session, RoadRow, "roads", new_ids, margin)
 
 
 def _load(session: Session, model: Any, ids: set[int]) -> list[Any]:
