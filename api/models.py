@@ -417,6 +417,27 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+class IdempotencyRecord(Base):
+    """The stored answer to an upload sent with an ``Idempotency-Key`` header.
+
+    Written in the upload's own transaction: either the works and this record are both stored,
+    or neither is, so a client that lost the answer (or whose request was cut off) can send the
+    same request again with the same key and gets the first answer back instead of a second upload.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("org_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    endpoint: Mapped[str] = mapped_column(String(64))
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    response_gz: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
 class ServiceLock(Base):
     """Rows locked (UPDATE) to serialise checks that must see each other's results."""
 

@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     # Service limits.
     max_upload_bytes: int = Field(50 * 1024 * 1024, gt=0, description="单次上传最大字节数")
     max_vertices_per_feature: int = Field(200_000, gt=0, description="单个要素最大顶点数")
+    idempotency_hours: float = Field(
+        24.0, gt=0, le=24 * 30, description="幂等键保留小时数 / hours an Idempotency-Key answer is kept"
+    )
 
     # Maps: offline by default (no tile server); a tile layer only when configured.
     map_tile_url: str | None = Field(
