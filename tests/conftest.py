@@ -75,7 +75,7 @@ def db_connection(db_engine: Engine) -> Iterator[Connection]:
 API_PG_SCHEMA = "onetrench_api_tests"
 API_TABLES = (
     "audit_log, exported_packages, approvals, bundle_works, bundles, finding_works, findings, "
-    "occupancies, work_versions, works, roads, tokens, organisations, service_locks"
+    "occupancies, work_versions, works, roads, idempotency_keys, tokens, organisations, service_locks"
 )
 
 

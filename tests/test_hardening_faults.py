@@ -177,6 +177,7 @@ ORPHANS = {
     "occupancy of no stored work": "SELECT COUNT(*) FROM occupancies o WHERE NOT EXISTS "
     "(SELECT 1 FROM works w WHERE w.id = o.work_pk)",
     "work key stored twice": "SELECT COUNT(*) FROM (SELECT key FROM works GROUP BY key HAVING COUNT(*) > 1) d",
+    "idempotency key without its answer": "SELECT COUNT(*) FROM idempotency_keys WHERE response_gz IS NULL",
 }
 
 
@@ -242,9 +243,10 @@ def test_sigkill_mid_upload_and_mid_plan_leaves_no_half_written_state(database: 
 
         # 1. kill the server at several moments of an upload; after each restart: all or nothing
         interrupted = 0
+        retry = auth["water"] | {"Idempotency-Key": "water-upload-1"}
         for fraction in (0.1, 0.3, 0.6, 0.9):
             thread = _post_in_background(
-                f"{server.base}/works/upload", files={"file": ("w.geojson", water)}, headers=auth["water"]
+                f"{server.base}/works/upload", files={"file": ("w.geojson", water)}, headers=retry
             )
             time.sleep(max(0.05, fraction * upload_s))
             stored_before = _prefix_count(engine, "W")
@@ -257,12 +259,19 @@ def test_sigkill_mid_upload_and_mid_plan_leaves_no_half_written_state(database: 
             _check_consistent(engine)
         assert interrupted >= 1, "no kill landed while the upload was being processed"
 
-        # 2. the upload repeated after the crashes: each work exactly once
-        r = httpx.post(
-            f"{server.base}/works/upload", files={"file": ("w.geojson", water)}, headers=auth["water"], timeout=300
-        )
+        # 2. the upload repeated after the crashes with the same idempotency key: each work exactly
+        # once, and a further retry gets the same answer back without storing anything
+        r = httpx.post(f"{server.base}/works/upload", files={"file": ("w.geojson", water)}, headers=retry, timeout=300)
         assert r.status_code == 200, r.text
         assert r.json()["created"] + r.json()["updated"] == n_water == _prefix_count(engine, "W")
+        versions = _check_consistent(engine)
+        again = httpx.post(
+            f"{server.base}/works/upload", files={"file": ("w.geojson", water)}, headers=retry, timeout=300
+        )
+        assert again.status_code == 200, again.text
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.content == r.content
+        assert _check_consistent(engine) == versions
         before_plan = _check_consistent(engine)
 
         # 3. kill the server in the middle of plan runs (with the optimiser), then run one to the end

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, File, Form, Query, UploadFile
+from fastapi import APIRouter, Body, File, Form, Header, Query, Response, UploadFile
 
 from api import present
 from api.deps import CurrentPrincipal, SessionDep, SettingsDep, WorkId
@@ -22,6 +23,7 @@ from api.schemas import (
     WorkUpdate,
 )
 from api.services import findings as finding_service
+from api.services import idempotency
 from api.services import works as work_service
 from api.services.auth import Principal
 from api.services.geometry import from_db, parse_geojson
@@ -52,6 +54,51 @@ def _too_large(size: int, settings: Settings) -> None:
             f"上传内容 {size} 字节，超过上限 {settings.max_upload_bytes} 字节",
             f"the upload is {size} bytes, over the limit of {settings.max_upload_bytes} bytes",
         )
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=idempotency.HEADER,
+        description="幂等键：重试同一上传时发送相同的键，不会重复入库 / idempotency key: send the same key when "
+        "retrying the same upload and it is stored once; the first answer is returned again "
+        f"(header `{idempotency.REPLAYED_HEADER}: true`)",
+        examples=["6f1c2a9e-3b7d-4c55-9a0e-2f8d1b7c4e21"],
+    ),
+]
+
+
+def _once(
+    session: SessionDep,
+    principal: Principal,
+    settings: Settings,
+    key: str | None,
+    *,
+    endpoint: str,
+    request_sha256: str,
+    upload: Callable[[], UploadPublic],
+) -> UploadPublic | Response:
+    """Run ``upload`` once per idempotency key (every time when no key is given)."""
+    if key is None:
+        return upload()
+    claimed = idempotency.claim(
+        session,
+        principal,
+        key,
+        endpoint=endpoint,
+        request_sha256=request_sha256,
+        keep_hours=settings.idempotency_hours,
+    )
+    if isinstance(claimed, idempotency.Replay):
+        return Response(
+            claimed.body,
+            status_code=claimed.status_code,
+            media_type="application/json",
+            headers={idempotency.REPLAYED_HEADER: "true"},
+        )
+    body = upload().model_dump_json().encode("utf-8")
+    idempotency.complete(session, claimed, 200, body)
+    return Response(body, media_type="application/json", headers={idempotency.REPLAYED_HEADER: "false"})
 
 
 def _ingest(
@@ -96,20 +143,29 @@ def upload_file(
     file: Annotated[UploadFile, File(description="GeoJSON, zipped Shapefile, GeoPackage, KML/KMZ, DXF or CSV")],
     crs: Annotated[str | None, Form(description="坐标系 / CRS, e.g. EPSG:4490, gcj02, bd09")] = None,
     layer: Annotated[str | None, Form(description="图层 / layer")] = None,
-) -> UploadPublic:
+    idempotency_key: IdempotencyKey = None,
+) -> UploadPublic | Response:
     """Upload one route file: returns the validated works, every problem, and the findings against everything stored."""
     principal.require(Role.UTILITY, action_zh="上传工程", action_en="uploading works")
     if file.size is not None:
         _too_large(file.size, settings)
     data = file.file.read(settings.max_upload_bytes + 1)
     _too_large(len(data), settings)
-    return _ingest(
-        session, principal, settings, name=file.filename or "upload", data=data, crs=crs or None, layer=layer or None
+    name, crs, layer = file.filename or "upload", crs or None, layer or None
+    return _once(
+        session,
+        principal,
+        settings,
+        idempotency_key,
+        endpoint="POST /works/upload",
+        request_sha256=idempotency.fingerprint(name, crs, layer, data),
+        upload=lambda: _ingest(session, principal, settings, name=name, data=data, crs=crs, layer=layer),
     )
 
 
 @router.post("", response_model=UploadPublic, responses=ERRORS, summary="上传 GeoJSON / upload a GeoJSON body")
 def upload_geojson(
+    *,
     session: SessionDep,
     principal: CurrentPrincipal,
     settings: SettingsDep,
@@ -117,12 +173,21 @@ def upload_geojson(
         dict[str, Any], Body(description="GeoJSON FeatureCollection", examples=[FEATURE_COLLECTION_EXAMPLE])
     ],
     crs: Annotated[str | None, Query(description="坐标系 / CRS (default: EPSG:4490)")] = None,
-) -> UploadPublic:
+    idempotency_key: IdempotencyKey = None,
+) -> UploadPublic | Response:
     """Upload works as a GeoJSON FeatureCollection (same answer as the file upload)."""
     principal.require(Role.UTILITY, action_zh="上传工程", action_en="uploading works")
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
     _too_large(len(data), settings)
-    return _ingest(session, principal, settings, name="body.geojson", data=data, crs=crs, layer=None)
+    return _once(
+        session,
+        principal,
+        settings,
+        idempotency_key,
+        endpoint="POST /works",
+        request_sha256=idempotency.fingerprint(crs, json.dumps(body, ensure_ascii=False, sort_keys=True)),
+        upload=lambda: _ingest(session, principal, settings, name="body.geojson", data=data, crs=crs, layer=None),
+    )
 
 
 @router.get("", response_model=WorksPublic, responses=ERRORS, summary="工程列表 / list works")
