@@ -40,8 +40,9 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
+from geo.readerrors import explain, gdal_messages
 from onetrench.domain import PavementKind, Road, RoadClass, WorksKind
-from onetrench.errors import CRSError, InputError, OnetrenchError, Problem, UnreadableFile
+from onetrench.errors import CRSError, InputError, Problem, UnreadableFile
 from onetrench.settings import Settings, get_settings
 
 #: Canonical field → accepted names (compared lower-cased, spaces and underscores removed).
@@ -508,22 +509,38 @@ def read_roads(path: str | Path, *, settings: Settings | None = None, layer: str
     kwargs: dict[str, Any] = {}
     if layer is not None:
         kwargs["layer"] = layer
-    try:
-        gdf = pyogrio.read_dataframe(path, **kwargs)
-    except OnetrenchError:
-        raise
-    except Exception as exc:
-        raise UnreadableFile(
-            f"无法读取道路文件 {path.name}：{exc}", f"cannot read road file {path.name}: {exc}"
-        ) from exc
-    if suffix in (".zip", ".shp") and not {"road_id", "class"} <= _map_columns([str(c) for c in gdf.columns]).keys():
-        # Chinese Shapefiles often come without a .cpg and in GBK: field names read as mojibake.
+    with gdal_messages() as messages:
         try:
-            gbk = pyogrio.read_dataframe(path, encoding="GBK", **kwargs)
-        except Exception:  # keep the first reading and report its missing fields
-            gbk = None
-        if gbk is not None and {"road_id", "class"} <= _map_columns([str(c) for c in gbk.columns]).keys():
-            gdf = gbk
+            gdf = pyogrio.read_dataframe(path, **kwargs)
+        except Exception as exc:
+            zh, en = explain(exc)
+            raise UnreadableFile(
+                f"无法读取道路文件 {path.name}：{zh}", f"cannot read road file {path.name}: {en}"
+            ) from None
+        if (
+            suffix in (".zip", ".shp")
+            and not {"road_id", "class"} <= _map_columns([str(c) for c in gdf.columns]).keys()
+        ):
+            # Chinese Shapefiles often come without a .cpg and in GBK: field names read as mojibake.
+            try:
+                gbk = pyogrio.read_dataframe(path, encoding="GBK", **kwargs)
+            except Exception:  # keep the first reading and report its missing fields
+                gbk = None
+            if gbk is not None and {"road_id", "class"} <= _map_columns([str(c) for c in gbk.columns]).keys():
+                gdf = gbk
     if gdf.crs is None and suffix in (".geojson", ".json"):
         gdf = gdf.set_crs("EPSG:4326")  # RFC 7946: GeoJSON without "crs" is WGS84 lon/lat
-    return roads_from_geodataframe(gdf, settings=settings, source=path.name)
+    network = roads_from_geodataframe(gdf, settings=settings, source=path.name)
+    network.warnings.extend(
+        _problem(
+            "file.gdal_warning",
+            f"GDAL 读取提示：{m}",
+            f"GDAL warning: {m}",
+            source=path.name,
+            index=None,
+            road_id=None,
+            severity="warning",
+        )
+        for m in list(dict.fromkeys(messages))[:5]
+    )
+    return network

@@ -33,6 +33,9 @@ def friendly_errors(func: F) -> F:
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from onetrench.settings import get_settings
+
+        get_settings.cache_clear()  # each command reads the environment it runs in
         try:
             return func(*args, **kwargs)
         except OnetrenchError as exc:

@@ -62,6 +62,7 @@ from geo.intake.readers import (
     read_shapefile_zip,
 )
 from geo.intake.readers import _read_shapefile_parts as _read_shp_parts
+from geo.readerrors import explain
 from geo.trench import default_trench_width
 from geo.validate import (
     District,
@@ -413,10 +414,10 @@ def _read_raw(path: Path, name: str, data: bytes | None, *, layer: str | None, s
         raise UnreadableFile(f"找不到文件 {path}", f"file not found: {path}") from None
     except Exception as exc:  # any parser failure on hostile or corrupt bytes
         what = fmt.label if fmt is not None else "文件 / file"
-        detail = f"{type(exc).__name__}: {exc}"[:300]
+        zh, en = explain(exc)
         raise UnreadableFile(
-            f"{name} 无法按 {what} 读取，文件可能已损坏或格式不符：{detail}",
-            f"{name} cannot be read as {what}; the file may be corrupt or of another format: {detail}",
+            f"{name} 无法按 {what} 读取：{zh}",
+            f"{name} cannot be read as {what}: {en}",
         ) from None
 
 

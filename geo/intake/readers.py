@@ -16,10 +16,7 @@ import logging
 import math
 import re
 import tempfile
-import warnings as warnings_module
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
@@ -34,6 +31,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import CRSSpec, resolve_crs
 from geo.fields import DEFAULT_LAYER_KINDS, normalise_name
+from geo.readerrors import gdal_messages
 from geo.validate import Where, _ogc_urn_to_code
 from onetrench.errors import CRSError, InputError, Problem, UnreadableFile
 
@@ -435,7 +433,7 @@ def _read_shapefile_parts(source: str, stem: str, blobs: dict[str, bytes]) -> Ra
     with tempfile.TemporaryDirectory(prefix="onetrench-shp-") as tmp:
         for ext, blob in blobs.items():
             Path(tmp, f"layer{ext}").write_bytes(blob)
-        with _gdal_messages() as messages:
+        with gdal_messages() as messages:
             features = _read_ogr(source, str(Path(tmp, "layer.shp")), layer=None, encoding=encoding)
     warnings.extend(_gdal_problems(source, messages))
     return RawFile(source, Format.SHAPEFILE, features, crs=crs, crs_note=".prj" if crs else "", warnings=warnings)
@@ -466,16 +464,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return value
-
-
-@contextmanager
-def _gdal_messages() -> Iterator[list[str]]:
-    """Collect GDAL's warnings (pyogrio emits them as RuntimeWarning) instead of letting them escape."""
-    with warnings_module.catch_warnings(record=True) as caught:
-        warnings_module.simplefilter("always")
-        messages: list[str] = []
-        yield messages
-    messages.extend(str(w.message) for w in caught)
 
 
 def _gdal_problems(source: str, messages: list[str]) -> list[Problem]:
@@ -513,7 +501,7 @@ def read_geopackage(source: str, data: bytes, *, layer: str | None) -> RawFile:
     """Read one layer of a GeoPackage (the one named ``layer``, or the only spatial one)."""
     from pyogrio import list_layers, read_info
 
-    with tempfile.TemporaryDirectory(prefix="onetrench-gpkg-") as tmp, _gdal_messages() as messages:
+    with tempfile.TemporaryDirectory(prefix="onetrench-gpkg-") as tmp, gdal_messages() as messages:
         path = str(Path(tmp, "upload.gpkg"))
         Path(path).write_bytes(data)
         layers = [str(name) for name, gtype in list_layers(path) if gtype is not None]
