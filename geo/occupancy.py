@@ -32,6 +32,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
+from geo._clip import RoadSegments, clip_lines, project_on_roads
 from geo.roads import RoadNetwork
 from onetrench.settings import Settings
 
@@ -220,6 +221,13 @@ def merge_intervals(
     return key[starts], from_m[starts], out_to, mean
 
 
+def road_segments(net: RoadNetwork) -> RoadSegments:
+    """The (cached) :class:`geo._clip.RoadSegments` of a network's centrelines."""
+    if "segments" not in net._cache:
+        net._cache["segments"] = RoadSegments.build(net.centrelines, net.widths)
+    return net._cache["segments"]
+
+
 def compute_occupancy(
     works: Sequence[object] | GeomArray,
     net: RoadNetwork,
@@ -228,6 +236,10 @@ def compute_occupancy(
     with_off_road: bool = True,
 ) -> OccupancyTable:
     """Compute the merged occupancy of every work geometry on every road of ``net``.
+
+    Routes are clipped in numpy (:func:`geo._clip.clip_lines`); work zones, and the few routes
+    passing where the GEOS corridor may differ from the exact one, take the GEOS path
+    (:func:`_geos_pieces`). Both give the same pieces.
 
     Parameters
     ----------
@@ -241,30 +253,142 @@ def compute_occupancy(
         Also compute the parts of each work outside every corridor.
     """
     geoms = works if isinstance(works, np.ndarray) else as_geometry_array(works)
-    invalid = ~shapely.is_valid(geoms)
+    n_roads = len(net.roads)
+    types = shapely.get_type_id(geoms)
+    is_line = np.isin(types, (1, 5))
+    invalid = ~is_line & ~shapely.is_valid(geoms)
     if invalid.any():  # e.g. a self-touching work zone: repair rather than fail in GEOS
         geoms = geoms.copy()
         geoms[invalid] = shapely.make_valid(geoms[invalid])
-    n_roads = len(net.roads)
-    if n_roads and len(geoms):
-        wi, ri = net.tree.query(geoms, predicate="intersects")
-    else:
-        wi = ri = np.zeros(0, dtype=np.int64)
-    wi = wi.astype(np.int64)
-    ri = ri.astype(np.int64)
-    corridors = net.corridors if n_roads else np.zeros(0, dtype=object)
-    centrelines = net.centrelines if n_roads else np.zeros(0, dtype=object)
-    _, cos_cross = net.thresholds(settings) if n_roads else (np.zeros(0), np.zeros(0))
+        is_line = np.isin(shapely.get_type_id(geoms), (1, 5))
+    none_i = np.zeros(0, dtype=np.int64)
+    none_f = np.zeros(0)
+    if n_roads == 0 or len(geoms) == 0:
+        ow, og = np.arange(len(geoms), dtype=np.int64), geoms.copy()
+        olen = np.where(is_line, shapely.length(geoms), 0.0)
+        oarea = np.where(is_line, 0.0, shapely.area(geoms))
+        keep = (olen > MIN_OFF_ROAD_M) | (oarea > MIN_OFF_ROAD_M * MIN_OFF_ROAD_M)
+        if not with_off_road:
+            keep[:] = False
+        return OccupancyTable(
+            work=none_i, road=none_i, from_m=none_f, to_m=none_f, offset_m=none_f,
+            cross_work=none_i, cross_road=none_i, cross_m=none_f,
+            off_road_work=ow[keep], off_road_geom=og[keep], off_road_length_m=olen[keep], off_road_area_m2=oarea[keep],
+        )  # fmt: skip
+    _, cos_cross = net.thresholds(settings)
+    flat = flat_lines(net)
+    line_idx = np.flatnonzero(is_line).astype(np.int64)
+    clip = clip_lines(
+        geoms[line_idx],
+        line_idx,
+        road_segments(net),
+        n_roads,
+        min_part_m=MIN_PART_M,
+        min_off_road_m=MIN_OFF_ROAD_M,
+    )
+    # Numpy pieces: the angle rule per piece; parts without an along-road piece are crossings.
+    tangent, off = clip.piece_tangent, clip.piece_offset
+    edge = np.flatnonzero(~clip.piece_frame_known)
+    tangent[edge], off[edge] = local_frame(clip.piece_mid[edge], clip.piece_road[edge], clip.piece_mid_m[edge], flat)
+    vec = clip.piece_vec
+    seg_len = np.hypot(vec[:, 0], vec[:, 1])
+    dot = np.abs(vec[:, 0] * tangent[:, 0] + vec[:, 1] * tangent[:, 1])
+    along = dot >= cos_cross[clip.piece_road] * seg_len
+    n_parts = int(clip.piece_part.max()) + 1 if len(clip.piece_part) else 0
+    lo = np.minimum(clip.piece_m0, clip.piece_m1)
+    hi = np.maximum(clip.piece_m0, clip.piece_m1)
+    has_along = np.bincount(clip.piece_part[along], minlength=n_parts) > 0
+    p_lo = np.full(n_parts, np.inf)
+    p_hi = np.full(n_parts, -np.inf)
+    np.minimum.at(p_lo, clip.piece_part, lo)
+    np.maximum.at(p_hi, clip.piece_part, hi)
+    first = np.zeros(n_parts, dtype=np.int64)
+    first[clip.piece_part[::-1]] = np.arange(len(clip.piece_part))[::-1]
+    c_sel = ~has_along
+    nk_w = [clip.piece_work[along]]
+    nk_r = [clip.piece_road[along]]
+    nk_lo, nk_hi, nk_off = [lo[along]], [hi[along]], [off[along]]
+    c_w = [clip.piece_work[first[c_sel]]]
+    c_r = [clip.piece_road[first[c_sel]]]
+    c_m = [(p_lo[c_sel] + p_hi[c_sel]) / 2.0]
 
+    # GEOS path: work zones and the routes clip_lines left to it.
+    slow = np.union1d(np.flatnonzero(~is_line), clip.fallback_work).astype(np.int64)
+    wi, ri = net.tree.query(geoms[slow], predicate="intersects") if len(slow) else (none_i, none_i)
+    wi = slow[wi].astype(np.int64)
+    ri = ri.astype(np.int64)
+    g = _geos_pieces(geoms, wi, ri, net, cos_cross, flat)
+    nk_w.append(g.work)
+    nk_r.append(g.road)
+    nk_lo.append(g.lo)
+    nk_hi.append(g.hi)
+    nk_off.append(g.off)
+    c_w.append(g.cross_work)
+    c_r.append(g.cross_road)
+    c_m.append(g.cross_m)
+
+    w_all = np.concatenate(nk_w)
+    r_all = np.concatenate(nk_r)
+    key, f, t, off_m = merge_intervals(
+        w_all * n_roads + r_all, np.concatenate(nk_lo), np.concatenate(nk_hi), np.concatenate(nk_off)
+    )
+    cw, cr, cm = np.concatenate(c_w), np.concatenate(c_r), np.concatenate(c_m)
+    c_order = np.lexsort((cm, cr, cw))
+
+    if with_off_road:
+        sub_w, sub_g, sub_len, sub_area = _off_road(geoms, wi, ri, net.corridors, g.covered, slow)
+        ow = np.concatenate([clip.out_work, sub_w])
+        o_order = np.argsort(ow, kind="stable")
+        ow = ow[o_order]
+        og = np.concatenate([clip.out_geom, sub_g])[o_order]
+        olen = np.concatenate([clip.out_length, sub_len])[o_order]
+        oarea = np.concatenate([np.zeros(len(clip.out_work)), sub_area])[o_order]
+    else:
+        ow, og = none_i, np.zeros(0, dtype=object)
+        olen = oarea = none_f
+    return OccupancyTable(
+        work=key // n_roads,
+        road=key % n_roads,
+        from_m=f,
+        to_m=t,
+        offset_m=off_m,
+        cross_work=cw[c_order],
+        cross_road=cr[c_order],
+        cross_m=cm[c_order],
+        off_road_work=ow,
+        off_road_geom=og,
+        off_road_length_m=olen,
+        off_road_area_m2=oarea,
+    )
+
+
+@dataclass(slots=True)
+class _GeosPieces:
+    work: IntArray
+    road: IntArray
+    lo: FloatArray
+    hi: FloatArray
+    off: FloatArray
+    cross_work: IntArray
+    cross_road: IntArray
+    cross_m: FloatArray
+    covered: NDArray[np.bool_]
+
+
+def _geos_pieces(  # noqa: PLR0917
+    geoms: GeomArray, wi: IntArray, ri: IntArray, net: RoadNetwork, cos_cross: FloatArray, flat: FlatLines
+) -> _GeosPieces:
+    """Occupancy pieces of candidate pairs ``(wi, ri)`` by clipping with ``shapely.intersection``."""
+    corridors = net.corridors
     # Works lying wholly inside a corridor (most routes along one road) need no clipping there.
     pieces = geoms[wi]
+    inside = np.zeros(len(wi), dtype=bool)
     if len(wi):
         inside = shapely.covered_by(pieces, corridors[ri])
         clip = ~inside
         pieces[clip] = shapely.intersection(pieces[clip], corridors[ri[clip]])
     covered = np.zeros(len(geoms), dtype=bool)
-    if len(wi):
-        covered[wi[inside]] = True
+    covered[wi[inside]] = True
     parts, pair = shapely.get_parts(pieces, return_index=True)
     types = shapely.get_type_id(parts)
     is_line = types == 1
@@ -274,19 +398,18 @@ def compute_occupancy(
     keep = (is_line & (length > MIN_PART_M)) | (is_poly & (area > MIN_PART_M * MIN_PART_M))
     parts, pair, is_line = parts[keep], pair[keep].astype(np.int64), is_line[keep]
     road_of_part = ri[pair]
-    lines = centrelines[road_of_part]
 
     # Line parts: classify each segment by its own angle to the road.
     line_idx = np.flatnonzero(is_line)
     coords, vidx = shapely.get_coordinates(parts[line_idx], return_index=True)
     vroad = road_of_part[line_idx][vidx]
-    meas = shapely.line_locate_point(centrelines[vroad], shapely.points(coords))
+    segs = road_segments(net)
+    meas = project_on_roads(coords, vroad, segs)
     seg_at = np.flatnonzero((vidx[1:] == vidx[:-1]) & np.any(coords[1:] != coords[:-1], axis=1))
     vec = coords[seg_at + 1] - coords[seg_at]
     seg_len = np.hypot(vec[:, 0], vec[:, 1])
-    flat = flat_lines(net)
     mid_xy = (coords[seg_at] + coords[seg_at + 1]) / 2.0
-    mid_m = shapely.line_locate_point(centrelines[vroad[seg_at]], shapely.points(mid_xy))
+    mid_m = project_on_roads(mid_xy, vroad[seg_at], segs)
     tangent, seg_off = local_frame(mid_xy, vroad[seg_at], mid_m, flat)
     dot = np.abs(vec[:, 0] * tangent[:, 0] + vec[:, 1] * tangent[:, 1])
     along = dot >= cos_cross[vroad[seg_at]] * seg_len
@@ -303,52 +426,43 @@ def compute_occupancy(
     crossing = ~has_along
     c_pair = pair[line_idx][crossing]
     c_m = (p_lo[crossing] + p_hi[crossing]) / 2.0
-    c_order = np.lexsort((c_m, c_pair))
-    c_pair, c_m = c_pair[c_order], c_m[c_order]
 
     # Polygon parts (work zones): the extent of their outline along the road, offset of the centroid.
     poly_idx = np.flatnonzero(~is_line)
-    z_lo, z_hi = part_extents(parts[poly_idx], lines[poly_idx])
-    z_cen = shapely.centroid(parts[poly_idx])
-    z_m = shapely.line_locate_point(lines[poly_idx], z_cen)
-    z_off = local_frame(shapely.get_coordinates(z_cen), road_of_part[poly_idx], z_m, flat)[1]
-
-    key, f, t, off = merge_intervals(
-        np.concatenate([s_pair, pair[poly_idx]]),
-        np.concatenate([s_lo, z_lo]),
-        np.concatenate([s_hi, z_hi]),
-        np.concatenate([s_off, z_off]),
-    )
-
-    if with_off_road:
-        ow, og, olen, oarea = _off_road(geoms, wi, ri, corridors, covered)
-    else:
-        ow, og = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
-        olen = oarea = np.zeros(0)
-    return OccupancyTable(
-        work=wi[key],
-        road=ri[key],
-        from_m=f,
-        to_m=t,
-        offset_m=off,
+    rings = shapely.get_exterior_ring(parts[poly_idx])
+    r_xy, r_idx = shapely.get_coordinates(rings, return_index=True)
+    r_m = project_on_roads(r_xy, road_of_part[poly_idx][r_idx], segs)
+    r_starts = group_starts(r_idx)
+    z_lo = np.minimum.reduceat(r_m, r_starts) if len(r_m) else np.zeros(0)
+    z_hi = np.maximum.reduceat(r_m, r_starts) if len(r_m) else np.zeros(0)
+    z_xy = shapely.get_coordinates(shapely.centroid(parts[poly_idx]))
+    z_m = project_on_roads(z_xy, road_of_part[poly_idx], segs)
+    z_off = local_frame(z_xy, road_of_part[poly_idx], z_m, flat)[1]
+    all_pair = np.concatenate([s_pair, pair[poly_idx]])
+    return _GeosPieces(
+        work=wi[all_pair],
+        road=ri[all_pair],
+        lo=np.concatenate([s_lo, z_lo]),
+        hi=np.concatenate([s_hi, z_hi]),
+        off=np.concatenate([s_off, z_off]),
         cross_work=wi[c_pair],
         cross_road=ri[c_pair],
         cross_m=c_m,
-        off_road_work=ow,
-        off_road_geom=og,
-        off_road_length_m=olen,
-        off_road_area_m2=oarea,
+        covered=covered,
     )
 
 
-def _off_road(
-    geoms: GeomArray, wi: IntArray, ri: IntArray, corridors: GeomArray, covered: NDArray[np.bool_]
+def _off_road(  # noqa: PLR0917
+    geoms: GeomArray, wi: IntArray, ri: IntArray, corridors: GeomArray, covered: NDArray[np.bool_], subset: IntArray
 ) -> tuple[IntArray, GeomArray, FloatArray, FloatArray]:
-    """Parts of each work outside all corridors, by repeated vectorised differences.
+    """Parts of the works ``subset`` outside all corridors, by repeated vectorised differences.
 
-    Works ``covered`` by one corridor are skipped; the others lose one corridor per round.
+    ``(wi, ri)`` are their candidate pairs, sorted by work. Works ``covered`` by one corridor are
+    skipped; the others lose one corridor per round.
     """
-    todo = ~covered
+    todo = np.zeros(len(geoms), dtype=bool)
+    todo[subset] = True
+    todo &= ~covered
     rest = np.empty(len(geoms), dtype=object)
     rest[todo] = geoms[todo]
     pick = todo[wi]
@@ -359,10 +473,12 @@ def _off_road(
         for k in range(int(rank.max()) + 1):
             sel = rank == k
             rest[wi[sel]] = shapely.difference(rest[wi[sel]], corridors[ri[sel]])
-    types = shapely.get_type_id(geoms)
-    is_poly = np.isin(types, _POLY_TYPES)
-    length = np.where(is_poly | covered, 0.0, shapely.length(rest))
-    area = np.where(is_poly & ~covered, shapely.area(rest), 0.0)
+    sub_geoms = geoms[subset]
+    is_poly = np.isin(shapely.get_type_id(sub_geoms), _POLY_TYPES)
+    cov = covered[subset]
+    sub_rest = rest[subset]
+    length = np.where(is_poly | cov, 0.0, shapely.length(sub_rest))
+    area = np.where(is_poly & ~cov, shapely.area(sub_rest), 0.0)
     keep = (length > MIN_OFF_ROAD_M) | (area > MIN_OFF_ROAD_M * MIN_OFF_ROAD_M)
-    idx = np.flatnonzero(keep).astype(np.int64)
-    return idx, rest[idx], length[idx], area[idx]
+    idx = np.flatnonzero(keep)
+    return subset[idx].astype(np.int64), sub_rest[idx], length[idx], area[idx]

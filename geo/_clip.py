@@ -1,0 +1,577 @@
+"""Vectorised clipping of route segments against road corridors, in numpy (private helper).
+
+:func:`clip_lines` does for line works what ``shapely.intersection(work, corridor)`` followed by
+projection does in :mod:`geo.occupancy`, without building a geometry per piece:
+
+1. every work segment is paired with every road segment whose box, grown by the road's half
+   width, meets its box (candidates from one bounding-box ``STRtree`` query of the works);
+2. in the road segment's frame (``u`` along, ``v`` left), the work segment is clipped to the
+   rectangle ``0 <= u <= L, |v| <= h`` (Liang–Barsky) and, at each interior vertex of the road,
+   to the disk of radius ``h`` (the round join): the corridor is the union of these pieces;
+3. the pieces of one work segment on one road are merged; consecutive pieces form the *parts*
+   that ``shapely.intersection`` would return;
+4. piece ends and middles are projected on the whole road (nearest road segment among the
+   candidates, first one on ties, as GEOS ``line_locate_point`` does).
+
+GEOS buffers approximate round joins by chords and drop shallow concave vertices (up to 1 % of
+the buffer distance) before offsetting, so its corridor differs from the exact one within a thin
+band along the boundary. A (work, road) pair whose work passes through that band — in the outer
+wedge of a bend, or beside a road having such a shallow vertex — is returned in
+``fallback`` and left to the GEOS path, so results stay identical to clipping with
+``shapely.intersection``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+#: GEOS removes concave input vertices closer than this fraction of the buffer distance to the
+#: chord of their neighbours (``BufferParameters`` simplify factor 0.01), with a safety margin.
+SIMPLIFY_BAND = 0.0101
+#: Fillet chords deviate from the arc by at most ``h·(1 − cos(π/32·1.5))`` (< 0.3 %); band used.
+FILLET_BAND = 0.02
+#: Absolute slack (m) added to the bands.
+BAND_SLACK_M = 1e-6
+#: Gaps between pieces of one segment below this (m) are closed (rounding between frames).
+JOIN_TOL_M = 1e-9
+
+
+@dataclass(slots=True)
+class RoadSegments:
+    """Non-degenerate segments of every centreline, in order, with what clipping needs."""
+
+    a: FloatArray  # (n, 2) start
+    d: FloatArray  # (n, 2) unit direction
+    length: FloatArray
+    m0: FloatArray  # measure of the start along the road
+    road: IntArray
+    h: FloatArray  # half width of the road
+    lo: FloatArray  # (n, 2) box grown by h and the ambiguity band
+    hi: FloatArray
+    joint: BoolArray  # the end vertex is interior to its part (round join there)
+    next_d: FloatArray  # (n, 2) direction of the following segment where ``joint``
+    shallow_road: BoolArray  # per road: GEOS may simplify its offset curves
+    start: IntArray  # per road: first segment (len = n_roads + 1)
+    cell: float = 0.0  # grid cell size (m)
+    cmax: int = 0  # cells per side covered by the grid
+    origin: FloatArray = field(default_factory=lambda: np.zeros(2))
+    grid_key: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # sorted cell keys
+    grid_seg: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # segment per key
+
+    def index(self) -> None:
+        """Build the uniform grid over the segments' grown boxes (cell about a typical segment)."""
+        if len(self.road) == 0:
+            self.cell = 1.0
+            return
+        ext = self.hi - self.lo
+        self.cell = float(max(np.median(np.maximum(ext[:, 0], ext[:, 1])) / 2.0, 1.0))
+        self.origin = self.lo.min(axis=0)
+        self.cmax = int(np.floor(np.max(self.hi.max(axis=0) - self.origin) / self.cell)) + 1
+        key, seg = _cells(self.lo, self.hi, self.origin, self.cell, self.cmax)
+        order = np.argsort(key, kind="stable")
+        self.grid_key, self.grid_seg = key[order], seg[order]
+
+    def candidates(self, lo: FloatArray, hi: FloatArray) -> tuple[IntArray, IntArray]:
+        """Pairs ``(box, segment)`` whose boxes meet, each once, sorted by box then segment."""
+        none = np.zeros(0, dtype=np.int64)
+        if len(lo) == 0 or len(self.grid_key) == 0:
+            return none, none
+        key, box = _cells(lo, hi, self.origin, self.cell, self.cmax)
+        g0 = np.searchsorted(self.grid_key, key, side="left")
+        g1 = np.searchsorted(self.grid_key, key, side="right")
+        cnt = g1 - g0
+        total = int(cnt.sum())
+        row = np.repeat(np.arange(len(key)), cnt)
+        seg = self.grid_seg[np.repeat(g0 - np.cumsum(cnt) + cnt, cnt) + np.arange(total)]
+        b = box[row]
+        ilo = np.maximum(lo[b], self.lo[seg])
+        ihi = np.minimum(hi[b], self.hi[seg])
+        meet = np.all(ilo <= ihi, axis=1)
+        # Report a pair only in the cell holding the low corner of the boxes' intersection.
+        corner = np.floor((ilo - self.origin) / self.cell).astype(np.int64)
+        corner = np.clip(corner, -1, self.cmax + 1)
+        mine = _key2(corner[:, 0], corner[:, 1]) == key[row]
+        keep = meet & mine
+        b, seg = b[keep], seg[keep]
+        order = np.lexsort((seg, b))
+        return b[order], seg[order]
+
+    @classmethod
+    def build(cls, lines: NDArray[np.object_], widths: FloatArray) -> RoadSegments:
+        """Flatten centrelines (LineString or MultiLineString) into segments."""
+        n_roads = len(lines)
+        parts, owner = shapely.get_parts(lines, return_index=True)
+        xy, pidx = shapely.get_coordinates(parts, return_index=True)
+        seg = np.hypot(*(xy[1:] - xy[:-1]).T) if len(xy) else np.zeros(0)
+        same_part = pidx[1:] == pidx[:-1]
+        step = np.where(same_part, seg, 0.0)
+        cum = np.concatenate(([0.0], np.cumsum(step)))
+        road_v = owner[pidx].astype(np.int64)
+        first_v = np.searchsorted(road_v, np.arange(n_roads))
+        cum = cum - cum[np.minimum(first_v, max(len(cum) - 1, 0))][road_v] if len(cum) else cum
+        keep = np.flatnonzero(same_part & (seg > 0))
+        a = xy[keep]
+        b = xy[keep + 1]
+        length = seg[keep]
+        d = (b - a) / length[:, None]
+        road = road_v[keep]
+        part = pidx[keep]
+        h = (widths / 2.0)[road]
+        grow = (h * (1 + SIMPLIFY_BAND) + BAND_SLACK_M)[:, None]
+        lo = np.minimum(a, b) - grow
+        hi = np.maximum(a, b) + grow
+        joint = np.zeros(len(keep), dtype=bool)
+        joint[:-1] = part[1:] == part[:-1]
+        next_d = np.zeros_like(d)
+        next_d[:-1] = d[1:]
+        # Shallow vertices: distance from the chord of the neighbours below the GEOS tolerance.
+        shallow_road = np.zeros(n_roads, dtype=bool)
+        j = np.flatnonzero(joint)
+        if len(j):
+            p0, p1, p2 = a[j], b[j], b[j + 1]
+            chord = p2 - p0
+            clen = np.hypot(chord[:, 0], chord[:, 1])
+            cross = np.abs(chord[:, 0] * (p1[:, 1] - p0[:, 1]) - chord[:, 1] * (p1[:, 0] - p0[:, 0]))
+            dev = np.where(clen > 0, cross / np.maximum(clen, 1e-300), 0.0)
+            shallow = dev < (SIMPLIFY_BAND * h[j] + BAND_SLACK_M)
+            shallow_road[road[j[shallow]]] = True
+        start = np.searchsorted(road, np.arange(n_roads + 1)).astype(np.int64)
+        out = cls(
+            a=a,
+            d=d,
+            length=length,
+            m0=cum[keep],
+            road=road,
+            h=h,
+            lo=lo,
+            hi=hi,
+            joint=joint,
+            next_d=next_d,
+            shallow_road=shallow_road,
+            start=start,
+        )
+        out.index()
+        return out
+
+
+def _key2(cx: IntArray, cy: IntArray) -> IntArray:
+    return (cx + 1) * (1 << 31) + (cy + 1)
+
+
+def _cells(lo: FloatArray, hi: FloatArray, origin: FloatArray, cell: float, cmax: int) -> tuple[IntArray, IntArray]:
+    """Grid cell keys covered by each box, and the box of each key.
+
+    Cells outside the grid (``0 .. cmax`` per side) are folded onto its border rows, so a box far
+    larger than the road network covers at most the grid.
+    """
+    c0 = np.clip(np.floor((lo - origin) / cell), -1, cmax + 1).astype(np.int64)
+    c1 = np.clip(np.floor((hi - origin) / cell), -1, cmax + 1).astype(np.int64)
+    nx = c1[:, 0] - c0[:, 0] + 1
+    ny = c1[:, 1] - c0[:, 1] + 1
+    cnt = nx * ny
+    total = int(cnt.sum())
+    box = np.repeat(np.arange(len(lo)), cnt)
+    within = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    cx = c0[box, 0] + within % nx[box]
+    cy = c0[box, 1] + within // nx[box]
+    return _key2(cx, cy), box
+
+
+@dataclass(slots=True)
+class LineClip:
+    """Occupancy of line works computed in numpy.
+
+    ``piece_*``: one row per along-or-not piece of a kept part, with its work, road, measures of
+    its ends, middle point and direction (the caller applies the angle rule); ``part_of_piece``
+    numbers the parts. ``out_*``: the parts of each work outside every corridor, as lines.
+    ``fallback_work``: works to recompute with GEOS (none of their rows are given here).
+    """
+
+    piece_work: IntArray
+    piece_road: IntArray
+    piece_m0: FloatArray
+    piece_m1: FloatArray
+    piece_mid: FloatArray
+    piece_mid_m: FloatArray
+    piece_vec: FloatArray
+    piece_part: IntArray
+    piece_frame_known: BoolArray  # the middle lies inside one road segment: tangent and offset given
+    piece_tangent: FloatArray
+    piece_offset: FloatArray
+    out_work: IntArray
+    out_geom: NDArray[np.object_]
+    out_length: FloatArray
+    fallback_work: IntArray
+
+
+def _liang_barsky(  # noqa: PLR0917 (the four coordinates of a segment in the frame, then the box)
+    u0: FloatArray, du: FloatArray, v0: FloatArray, dv: FloatArray, length: FloatArray, h: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Parameter range ``[t0, t1]`` of ``(u0 + t·du, v0 + t·dv)``, t in [0, 1], inside the rectangle."""
+    t0 = np.zeros(len(u0))
+    t1 = np.ones(len(u0))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for p, q in ((-du, u0), (du, length - u0), (-dv, v0 + h), (dv, h - v0)):
+            r = q / p
+            t0 = np.where(p < 0, np.maximum(t0, r), t0)
+            t1 = np.where(p > 0, np.minimum(t1, r), t1)
+            t1 = np.where((p == 0) & (q < 0), -1.0, t1)
+    return t0, t1
+
+
+def _disk(
+    px: FloatArray, py: FloatArray, qx: FloatArray, qy: FloatArray, r: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Parameter range of ``p + t·q`` (t in [0, 1]) within distance ``r`` of the origin."""
+    aa = qx * qx + qy * qy
+    bb = px * qx + py * qy
+    cc = px * px + py * py - r * r
+    disc = bb * bb - aa * cc
+    ok = (disc >= 0) & (aa > 0)
+    root = np.sqrt(np.where(ok, disc, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t0 = np.where(ok, (-bb - root) / aa, 2.0)
+        t1 = np.where(ok, (-bb + root) / aa, -1.0)
+    return np.maximum(t0, 0.0), np.minimum(t1, 1.0)
+
+
+def _sector(  # noqa: PLR0917
+    px: FloatArray, py: FloatArray, qx: FloatArray, qy: FloatArray, d1: FloatArray, d2: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Parameter range of ``p + t·q`` with ``(p+tq)·d1 >= 0`` and ``(p+tq)·d2 <= 0`` (outer wedge)."""
+    t0 = np.zeros(len(px))
+    t1 = np.ones(len(px))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for dd, sign in ((d1, -1.0), (d2, 1.0)):
+            # constraint sign·((p + t q)·dd) <= 0
+            c0 = sign * (px * dd[:, 0] + py * dd[:, 1])
+            c1 = sign * (qx * dd[:, 0] + qy * dd[:, 1])
+            r = -c0 / c1
+            t0 = np.where(c1 < 0, np.maximum(t0, r), t0)
+            t1 = np.where(c1 > 0, np.minimum(t1, r), t1)
+            t1 = np.where((c1 == 0) & (c0 > 0), -1.0, t1)
+    return t0, t1
+
+
+def _runs(new: BoolArray) -> tuple[IntArray, IntArray]:
+    """Run id of each row and the start row of each run, from a 'starts a new run' mask."""
+    gid = np.cumsum(new) - 1
+    return gid.astype(np.int64), np.flatnonzero(new).astype(np.int64)
+
+
+def _merge_t(
+    key: IntArray, t0: FloatArray, t1: FloatArray, seglen: FloatArray
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Merge parameter intervals ``[t0, t1]`` sharing ``key`` (gaps below :data:`JOIN_TOL_M` closed).
+
+    ``seglen`` is the length of the segment of each row. Returns ``(key, t0, t1)`` of the merged
+    intervals, sorted by key then t0.
+    """
+    order = np.lexsort((t0, key))
+    key, t0, t1, seglen = key[order], t0[order], t1[order], seglen[order]
+    n = len(key)
+    if n == 0:
+        return key, t0, t1
+    new_key = np.ones(n, dtype=bool)
+    new_key[1:] = key[1:] != key[:-1]
+    # Running maximum of t1 within each key: offset each key's values so one accumulate suffices.
+    rank = np.cumsum(new_key) - 1
+    runmax = np.maximum.accumulate(t1 + 4.0 * rank) - 4.0 * rank
+    new = new_key.copy()
+    new[1:] |= t0[1:] > runmax[:-1] + JOIN_TOL_M / seglen[1:]
+    starts = np.flatnonzero(new)
+    return key[starts], t0[starts], np.maximum.reduceat(t1, starts)
+
+
+def clip_lines(
+    geoms: NDArray[np.object_],
+    work_index: IntArray,
+    segs: RoadSegments,
+    n_roads: int,
+    *,
+    min_part_m: float,
+    min_off_road_m: float,
+) -> LineClip:
+    """Clip line works (LineString / MultiLineString) against all road corridors, in numpy.
+
+    ``work_index[i]`` is the caller's index of ``geoms[i]``.
+    """
+    # Work segments.
+    parts, part_owner = shapely.get_parts(geoms, return_index=True)
+    xy, vpart = shapely.get_coordinates(parts, return_index=True)
+    ok = np.flatnonzero((vpart[1:] == vpart[:-1]) & np.any(xy[1:] != xy[:-1], axis=1)) if len(xy) else np.zeros(0, int)
+    sp = xy[ok]
+    send = xy[ok + 1]
+    sq = send - sp
+    slen = np.hypot(sq[:, 0], sq[:, 1])
+    spart = vpart[ok].astype(np.int64)
+    sgeom = part_owner[spart].astype(np.int64)  # index into geoms
+    n_s = len(ok)
+    slo = np.minimum(sp, sp + sq)
+    shi = np.maximum(sp, sp + sq)
+
+    # Candidate (work segment, road segment) pairs: boxes meeting, from the segment grid.
+    s, k = segs.candidates(slo, shi)
+    r = segs.road[k]
+
+    # Clip to the rectangle of each road segment and to the round join at its end.
+    a, d, h, seg_l = segs.a[k], segs.d[k], segs.h[k], segs.length[k]
+    px, py = sp[s, 0] - a[:, 0], sp[s, 1] - a[:, 1]
+    qx, qy = sq[s, 0], sq[s, 1]
+    u0 = px * d[:, 0] + py * d[:, 1]
+    v0 = d[:, 0] * py - d[:, 1] * px
+    du = qx * d[:, 0] + qy * d[:, 1]
+    dv = d[:, 0] * qy - d[:, 1] * qx
+    rt0, rt1 = _liang_barsky(u0, du, v0, dv, seg_l, h)
+    jk = np.flatnonzero(segs.joint[k])
+    bx = px[jk] - d[jk, 0] * seg_l[jk]  # work segment start relative to the joint vertex
+    by = py[jk] - d[jk, 1] * seg_l[jk]
+    dt0, dt1 = _disk(bx, by, qx[jk], qy[jk], h[jk])
+
+    # Ambiguity bands where the GEOS corridor may differ from the exact one.
+    amb = np.zeros(len(s), dtype=bool)
+    wt0, wt1 = _sector(bx, by, qx[jk], qy[jk], d[jk], segs.next_d[k[jk]])
+    ot0, ot1 = _disk(bx, by, qx[jk], qy[jk], h[jk] + BAND_SLACK_M)
+    it0, it1 = _disk(bx, by, qx[jk], qy[jk], h[jk] * (1 - FILLET_BAND) - BAND_SLACK_M)
+    lo_t, hi_t = np.maximum(wt0, ot0), np.minimum(wt1, ot1)
+    in_band = (hi_t > lo_t) & ~((it0 <= lo_t) & (it1 >= hi_t))
+    amb[jk[in_band]] = True
+    sh = np.flatnonzero(segs.shallow_road[r])
+    if len(sh):
+        hb = h[sh]
+        o0, o1 = _liang_barsky(u0[sh], du[sh], v0[sh], dv[sh], seg_l[sh], hb * (1 + SIMPLIFY_BAND) + BAND_SLACK_M)
+        i0, i1 = _liang_barsky(u0[sh], du[sh], v0[sh], dv[sh], seg_l[sh], hb * (1 - SIMPLIFY_BAND) - BAND_SLACK_M)
+        outer = o1 > o0
+        inner = i1 > i0
+        diff = outer & (~inner | (np.abs(o0 - i0) * slen[s[sh]] > 0) | (np.abs(o1 - i1) * slen[s[sh]] > 0))
+        amb[sh[diff]] = True
+    fallback = np.zeros(len(geoms), dtype=bool)
+    fallback[sgeom[s[amb]]] = True
+
+    # Pieces (segment, road) = union of rectangle and joint ranges.
+    pk = np.concatenate([s * n_roads + r, (s * n_roads + r)[jk]])
+    pt0 = np.concatenate([rt0, dt0])
+    pt1 = np.concatenate([rt1, dt1])
+    live = pt1 > pt0
+    pk, pt0, pt1 = pk[live], pt0[live], pt1[live]
+    pkey, t0, t1 = _merge_t(pk, pt0, pt1, slen[pk // n_roads])
+    ps = pkey // n_roads
+    pr = pkey % n_roads
+    pg = sgeom[ps]
+
+    # Off-road: per work segment, the complement of the union over all roads.
+    out_work, out_geom, out_len = _outside(geoms, ps, t0, t1, sp, sq, slen, spart, sgeom, n_s, min_off_road_m)
+    keep_out = ~fallback[out_work]
+    out_work, out_geom, out_len = work_index[out_work[keep_out]], out_geom[keep_out], out_len[keep_out]
+
+    # Drop the pieces of works left to GEOS; order pieces by (geometry, road, segment, t0).
+    pgr = pg * n_roads + pr
+    keep = ~fallback[pg]
+    ps, pr, pg, pgr, t0, t1 = ps[keep], pr[keep], pg[keep], pgr[keep], t0[keep], t1[keep]
+    order = np.lexsort((t0, ps, pgr))
+    ps, pr, pg, pgr, t0, t1 = ps[order], pr[order], pg[order], pgr[order], t0[order], t1[order]
+    # Parts: consecutive pieces of one line part that meet at a vertex of the work.
+    cont = np.zeros(len(ps), dtype=bool)
+    if len(ps):
+        cont[1:] = (
+            (pgr[1:] == pgr[:-1])
+            & (spart[ps[1:]] == spart[ps[:-1]])
+            & (ps[1:] == ps[:-1] + 1)
+            & ((1.0 - t1[:-1]) * slen[ps[:-1]] <= JOIN_TOL_M)
+            & (t0[1:] * slen[ps[1:]] <= JOIN_TOL_M)
+        )
+    part_id, part_start = _runs(~cont)
+    plen = (t1 - t0) * slen[ps]
+    part_len = np.add.reduceat(plen, part_start) if len(part_start) else np.zeros(0)
+    keep = (part_len > min_part_m)[part_id] & (plen > 0)
+    ps, pr, pg, t0, t1, part_id = ps[keep], pr[keep], pg[keep], t0[keep], t1[keep], part_id[keep]
+
+    # Project ends and middles on the road: nearest candidate road segment (first on ties).
+    # Candidate rows are sorted by (work segment, road segment), hence by (segment, road) too.
+    ckey = s * n_roads + r
+    qkey = ps * n_roads + pr
+    g0 = np.searchsorted(ckey, qkey, side="left")
+    g1 = np.searchsorted(ckey, qkey, side="right")
+    m0k = segs.m0[k]
+    n = len(ps)
+    # Piece ends at a vertex of the work take the vertex itself, so that the two pieces meeting
+    # there get the same measure (GEOS projects that vertex once).
+    e0 = np.where((t0 <= 0.0)[:, None], sp[ps], sp[ps] + sq[ps] * t0[:, None])
+    e1 = np.where((t1 >= 1.0)[:, None], send[ps], sp[ps] + sq[ps] * t1[:, None])
+    j, uc, vv = _nearest(np.concatenate([e0, e1, (e0 + e1) / 2.0]), np.tile(g0, 3), np.tile(g1, 3), a, d, seg_l)
+    meas = m0k[j] + uc
+    # Within a segment (0.5 m from its ends) the road's direction at the middle is the segment's.
+    jm, um = j[2 * n :], uc[2 * n :]
+    inner = (um >= 0.5) & (um <= seg_l[jm] - 0.5)
+    return LineClip(
+        piece_work=work_index[pg],
+        piece_road=pr,
+        piece_m0=meas[:n],
+        piece_m1=meas[n : 2 * n],
+        piece_mid=(e0 + e1) / 2.0,
+        piece_mid_m=meas[2 * n :],
+        piece_vec=e1 - e0,
+        piece_part=np.unique(part_id, return_inverse=True)[1].astype(np.int64) if n else np.zeros(0, np.int64),
+        piece_frame_known=inner,
+        piece_tangent=d[jm],
+        piece_offset=vv[2 * n :],
+        out_work=out_work,
+        out_geom=out_geom,
+        out_length=out_len,
+        fallback_work=work_index[np.flatnonzero(fallback)],
+    )
+
+
+def _nearest(  # noqa: PLR0917
+    pts: FloatArray, g0: IntArray, g1: IntArray, a: FloatArray, d: FloatArray, seg_l: FloatArray
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """For each point, the nearest of its candidate rows ``g0[i]:g1[i]`` (first on ties).
+
+    Rows describe road segments by start ``a``, unit direction ``d`` and length. Returns the row,
+    the clamped along-coordinate on it and the signed offset (left positive).
+    """
+    cnt = g1 - g0
+    j = g0.copy()
+    multi = np.flatnonzero(cnt > 1)
+    if len(multi):
+        c = cnt[multi]
+        total = int(c.sum())
+        row = np.repeat(multi, c)
+        starts = np.cumsum(c) - c
+        jj = g0[row] + (np.arange(total) - np.repeat(starts, c))
+        rx = pts[row, 0] - a[jj, 0]
+        ry = pts[row, 1] - a[jj, 1]
+        u = rx * d[jj, 0] + ry * d[jj, 1]
+        v = d[jj, 0] * ry - d[jj, 1] * rx
+        ucl = np.clip(u, 0.0, seg_l[jj])
+        dist = (u - ucl) ** 2 + v * v
+        best = np.minimum.reduceat(dist, starts)
+        idx = np.where(dist <= np.repeat(best, c), np.arange(total), total)
+        j[multi] = jj[np.minimum.reduceat(idx, starts)]
+    rx = pts[:, 0] - a[j, 0]
+    ry = pts[:, 1] - a[j, 1]
+    u = rx * d[j, 0] + ry * d[j, 1]
+    v = d[j, 0] * ry - d[j, 1] * rx
+    return j, np.clip(u, 0.0, seg_l[j]), v
+
+
+def _project(pts: FloatArray, g0: IntArray, g1: IntArray, k_s: IntArray, segs: RoadSegments) -> FloatArray:
+    """Measure of each point on its road, over the candidate road segments ``k_s[g0:g1]``."""
+    cnt = g1 - g0
+    total = int(cnt.sum())
+    if total == 0:
+        return np.zeros(len(pts))
+    row = np.repeat(np.arange(len(pts)), cnt)
+    k = k_s[g0[row] + (np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt))]
+    rel = pts[row] - segs.a[k]
+    proj = rel[:, 0] * segs.d[k, 0] + rel[:, 1] * segs.d[k, 1]
+    t = np.clip(proj, 0.0, segs.length[k])
+    near = segs.a[k] + segs.d[k] * t[:, None]
+    dist = np.hypot(pts[row, 0] - near[:, 0], pts[row, 1] - near[:, 1])
+    starts = np.cumsum(cnt) - cnt
+    nz = cnt > 0
+    best = np.full(len(pts), np.inf)
+    best[nz] = np.minimum.reduceat(dist, starts[nz])
+    idx = np.where(dist <= best[row], np.arange(total), total)
+    first = np.full(len(pts), 0)
+    first[nz] = np.minimum.reduceat(idx, starts[nz])
+    out = np.zeros(len(pts))
+    out[nz] = segs.m0[k[first[nz]]] + t[first[nz]]
+    return out
+
+
+def _outside(  # noqa: PLR0917
+    geoms: NDArray[np.object_],
+    ps: IntArray,
+    t0: FloatArray,
+    t1: FloatArray,
+    sp: FloatArray,
+    sq: FloatArray,
+    slen: FloatArray,
+    spart: IntArray,
+    sgeom: IntArray,
+    n_s: int,
+    min_off_road_m: float,
+) -> tuple[IntArray, NDArray[np.object_], FloatArray]:
+    """Parts of each line geometry outside every corridor (pieces per segment are given)."""
+    # Union over roads of the inside ranges, per segment.
+    us, u0, u1 = _merge_t(ps, t0, t1, slen[ps])
+    # Complement in [0, 1]: gaps before each inside range, and after the last one of a segment.
+    first = np.ones(len(us), dtype=bool)
+    if len(us):
+        first[1:] = us[1:] != us[:-1]
+    gap_s = np.concatenate([us, us])
+    prev_end = np.where(first, 0.0, np.r_[0.0, u1[:-1]] if len(us) else u1)
+    last = np.ones(len(us), dtype=bool)
+    if len(us):
+        last[:-1] = us[1:] != us[:-1]
+    g0 = np.concatenate([prev_end, np.where(last, u1, 1.0)])
+    g1 = np.concatenate([u0, np.where(last, 1.0, 0.0)])
+    # Segments with no inside range at all are wholly outside.
+    untouched = np.ones(n_s, dtype=bool)
+    untouched[us] = False
+    free = np.flatnonzero(untouched)
+    gap_s = np.concatenate([gap_s, free])
+    g0 = np.concatenate([g0, np.zeros(len(free))])
+    g1 = np.concatenate([g1, np.ones(len(free))])
+    live = (g1 - g0) * slen[gap_s] > JOIN_TOL_M
+    gap_s, g0, g1 = gap_s[live], g0[live], g1[live]
+    order = np.lexsort((g0, gap_s))
+    gap_s, g0, g1 = gap_s[order], g0[order], g1[order]
+    glen = (g1 - g0) * slen[gap_s]
+    gw = sgeom[gap_s]
+    wlen = np.bincount(gw, weights=glen, minlength=len(geoms))
+    keep_w = wlen > min_off_road_m
+    sel = keep_w[gw]
+    gap_s, g0, g1, gw = gap_s[sel], g0[sel], g1[sel], gw[sel]
+    total_len = np.bincount(sgeom, weights=slen, minlength=len(geoms))
+    whole = keep_w & (np.abs(wlen - total_len) <= JOIN_TOL_M * 10)
+    # Chains of gaps meeting at work vertices become one line each.
+    cont = np.zeros(len(gap_s), dtype=bool)
+    if len(gap_s):
+        cont[1:] = (
+            (spart[gap_s[1:]] == spart[gap_s[:-1]]) & (gap_s[1:] == gap_s[:-1] + 1) & (g1[:-1] >= 1.0) & (g0[1:] <= 0.0)
+        )
+    chain, cstart = _runs(~cont)
+    a = sp[gap_s] + sq[gap_s] * g0[:, None]
+    b = sp[gap_s] + sq[gap_s] * g1[:, None]
+    # vertices: the start of each chain, then the end of every gap
+    coords = np.concatenate([a[cstart], b])
+    cidx = np.concatenate([chain[cstart], chain])
+    pos = np.concatenate([np.zeros(len(cstart)), np.arange(1, len(b) + 1)])
+    order = np.lexsort((pos, cidx))
+    lines = shapely.linestrings(coords[order], indices=cidx[order]) if len(cidx) else np.zeros(0, dtype=object)
+    cw = gw[cstart]
+    wids = np.flatnonzero(keep_w)
+    out = np.empty(len(wids), dtype=object)
+    slot = np.searchsorted(wids, cw)
+    n_chain = np.bincount(slot, minlength=len(wids))
+    single = n_chain[slot] == 1
+    out[slot[single]] = lines[single]
+    multi = ~single
+    if multi.any():
+        mw = np.unique(slot[multi])
+        out[mw] = shapely.multilinestrings(lines[multi], indices=np.searchsorted(mw, slot[multi]))
+    w_whole = whole[wids]
+    out[w_whole] = geoms[wids[w_whole]]
+    return wids.astype(np.int64), out, np.asarray(wlen[wids], dtype=np.float64)
+
+
+def project_on_roads(pts: FloatArray, road: IntArray, segs: RoadSegments) -> FloatArray:
+    """Measure of each point on its road (``shapely.line_locate_point``), over all its segments.
+
+    The nearest segment wins, the first one on ties, as in GEOS.
+    """
+    if len(pts) == 0:
+        return np.zeros(0)
+    g0 = segs.start[road]
+    g1 = segs.start[road + 1]
+    return _project(pts, g0, g1, np.arange(len(segs.road), dtype=np.int64), segs)
