@@ -11,17 +11,24 @@ Checks that must see each other's results (two uploads at once) are serialised b
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
+import numpy as np
 import shapely
-from sqlalchemy import Select, delete, func, select, text, update
+from geoalchemy2.elements import WKBElement
+from sqlalchemy import Engine, Select, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from api.models import FindingRow, FindingWork, OccupancyRow, RoadRow, ServiceLock, WorkRow, utcnow
-from api.services.convert import finding_values, road_from_row, work_from_row
-from api.services.geometry import from_db
+from api.models import SRID, FindingRow, FindingWork, OccupancyRow, RoadRow, ServiceLock, WorkRow, utcnow
+from api.services.convert import finding_values, work_from_row
+from api.services.geometry import shaped_element
 from onetrench.domain import Finding, Occupancy, Road, Work
 from onetrench.settings import Settings
 
@@ -89,11 +96,6 @@ def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
         yield list(ids[i : i + CHUNK])
 
 
-def max_road_width(session: Session) -> float:
-    """The widest red-line width stored (0 without roads)."""
-    return float(session.scalar(select(func.max(RoadRow.width_m))) or 0.0)
-
-
 def _near_ids_sqlite(session: Session, table: str, column: str, new_ids: list[int], margin: float) -> set[int]:
     sql = text(
         f"SELECT DISTINCT idx.pkid FROM works AS n, idx_{table}_{column} AS idx "
@@ -144,11 +146,17 @@ def _load(session: Session, model: Any, ids: set[int]) -> list[Any]:
 
 @dataclass
 class CheckResult:
-    """What a check found for the works it was asked about."""
+    """What a check found for the works it was asked about.
+
+    ``timings`` holds the seconds spent in each phase (``lookup``: finding and loading the
+    nearby works and roads; ``rule``: detector and findings; ``store``: writing occupancies
+    and findings).
+    """
 
     findings: list[FindingRow] = field(default_factory=list)
     compared_with: int = 0
     roads_considered: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _within(geoms: list[Any], others: list[Any], margin: float) -> list[bool]:
@@ -165,7 +173,7 @@ def _within(geoms: list[Any], others: list[Any], margin: float) -> list[bool]:
 
 @dataclass
 class _Detection:
-    """A detection result narrowed to what concerns some works (the shape ``run_plan`` reads)."""
+    """A detection result narrowed to what concerns some works (the shape ``evaluate`` reads)."""
 
     occupancy: list[Occupancy]
     shared: list[Any]
@@ -180,30 +188,216 @@ def run_rule(
 
     With ``focus`` (work ids), the rule is run only over the works of ``focus`` and those sharing a
     road with them: pairs between other works are not evaluated (their findings are not wanted).
+    Only the findings are computed (:func:`scheduling.findings.evaluate`), not bundles or savings.
     """
     from geo.overlap import detect
-    from scheduling.plan import run_plan
+    from scheduling.findings import evaluate
 
     detection = detect(works, roads, settings=settings)
     occupancy = detection.occupancy
     occ_list: list[Occupancy] = list(occupancy.values()) if isinstance(occupancy, dict) else list(occupancy)
     if focus is None:
-        result = run_plan(works, roads, detection, settings=settings)
-        return list(result.findings), occ_list
-    shared = [s for s in detection.shared if focus & set(s.work_ids)]
-    involved = set(focus) | {w for s in shared for w in s.work_ids}
-    narrowed = _Detection(
-        occupancy=[o for o in occ_list if o.work_id in involved],
-        shared=shared,
-        off_road=[p for p in detection.off_road if getattr(p, "work_id", None) in focus],
-        outside_district=[
-            p for p in getattr(detection, "outside_district", ()) or () if getattr(p, "work_id", None) in focus
-        ],
+        narrowed = _Detection(
+            occupancy=occ_list,
+            shared=list(detection.shared),
+            off_road=list(detection.off_road),
+            outside_district=list(getattr(detection, "outside_district", ()) or ()),
+        )
+        subset, road_list = works, roads
+    else:
+        shared = [s for s in detection.shared if not focus.isdisjoint(s.work_ids)]
+        involved = set(focus) | {w for s in shared for w in s.work_ids}
+        narrowed = _Detection(
+            occupancy=[o for o in occ_list if o.work_id in involved],
+            shared=shared,
+            off_road=[p for p in detection.off_road if getattr(p, "work_id", None) in focus],
+            outside_district=[
+                p for p in getattr(detection, "outside_district", ()) or () if getattr(p, "work_id", None) in focus
+            ],
+        )
+        subset = [w for w in works if w.work_id in involved]
+        road_ids = {o.road_id for o in narrowed.occupancy}
+        road_list = [r for r in roads if r.road_id in road_ids]
+    findings = evaluate(
+        subset,
+        road_list,
+        narrowed.occupancy,
+        narrowed.shared,
+        settings=settings,
+        off_road=narrowed.off_road,
+        outside_district=narrowed.outside_district,
     )
-    subset = [w for w in works if w.work_id in involved]
-    road_ids = {o.road_id for o in narrowed.occupancy}
-    result = run_plan(subset, [r for r in roads if r.road_id in road_ids], narrowed, settings=settings)
-    return list(result.findings), occ_list
+    return list(findings), occ_list
+
+
+# --------------------------------------------------------------------------------------
+# Roads, cached per process: roads change rarely (a network load), works on every upload.
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _RoadCache:
+    """All roads of one database as domain objects with an STRtree, valid for one ``stamp``."""
+
+    stamp: tuple[Any, ...]
+    roads: list[Road]
+    pks: list[int]
+    tree: shapely.STRtree
+
+
+_ROAD_CACHE: weakref.WeakKeyDictionary[Engine, _RoadCache] = weakref.WeakKeyDictionary()
+_ROAD_CACHE_LOCK = threading.Lock()
+
+
+def _engine_of(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def roads_stamp(session: Session) -> tuple[Any, ...]:
+    """What identifies the stored road network: ``(max id, last load time, widest width)``.
+
+    Roads are only ever inserted or replaced by :func:`api.services.roads.load_roads`, which
+    sets ``loaded_at`` on every road it writes; the three aggregates are index lookups.
+    """
+    row = session.execute(select(func.max(RoadRow.id), func.max(RoadRow.loaded_at), func.max(RoadRow.width_m))).one()
+    return (row[0], row[1], float(row[2] or 0.0))
+
+
+def max_road_width(session: Session) -> float:
+    """The widest red-line width stored (0 without roads)."""
+    return float(session.scalar(select(func.max(RoadRow.width_m))) or 0.0)
+
+
+def cached_roads(session: Session, stamp: tuple[Any, ...] | None = None) -> _RoadCache:
+    """All roads as domain objects, read once per process and again only when the network changed."""
+    stamp = roads_stamp(session) if stamp is None else stamp
+    engine = _engine_of(session)
+    with _ROAD_CACHE_LOCK:
+        hit = _ROAD_CACHE.get(engine)
+    if hit is not None and hit.stamp == stamp:
+        return hit
+    rows = session.execute(
+        select(
+            RoadRow.id,
+            RoadRow.road_id,
+            RoadRow.name,
+            RoadRow.road_class,
+            RoadRow.width_m,
+            func.ST_AsBinary(RoadRow.geometry),
+            RoadRow.last_works_date,
+            RoadRow.last_works_kind,
+            RoadRow.pavement,
+        ).order_by(RoadRow.id)
+    ).all()
+    geoms = shapely.from_wkb([bytes(r[5]) for r in rows]) if rows else []
+    roads = [
+        Road(
+            road_id=r[1],
+            name=r[2],
+            road_class=r[3],
+            width_m=r[4],
+            geometry=g,
+            last_works_date=r[6],
+            last_works_kind=r[7],
+            pavement=r[8],
+        )
+        for r, g in zip(rows, geoms, strict=True)
+    ]
+    cache = _RoadCache(stamp=stamp, roads=roads, pks=[int(r[0]) for r in rows], tree=shapely.STRtree(list(geoms)))
+    with _ROAD_CACHE_LOCK:
+        _ROAD_CACHE[engine] = cache
+    return cache
+
+
+# --------------------------------------------------------------------------------------
+# Nearby works, read as plain columns (no ORM objects) and parsed in one shapely call.
+# --------------------------------------------------------------------------------------
+
+_WORK_COLUMNS = (
+    "id",
+    "key",
+    "utility",
+    "owner",
+    "start",
+    "end",
+    "earliest_start",
+    "latest_end",
+    "diameter_mm",
+    "voltage_kv",
+    "gas_pressure",
+    "trench_width_m",
+    "depth_m",
+    "method",
+    "emergency",
+    "name",
+    "contact",
+    "source",
+    "attributes",
+)
+
+
+def _near_work_rows(session: Session, new_ids: Sequence[int], margin: float) -> list[tuple[int, Work]]:
+    """``(pk, work)`` of the live stored works within ``margin`` of any of ``new_ids`` (these excluded)."""
+    table = WorkRow.__table__
+    cols = [table.c[name] for name in _WORK_COLUMNS]
+    new = set(new_ids)
+    found: list[Any] = []
+    if session.get_bind().dialect.name == "sqlite":
+        ids = sorted(_near_ids(session, WorkRow, "works", new_ids, margin) - new)
+        for chunk in _chunks(ids):
+            found.extend(
+                session.execute(
+                    select(*cols, func.AsBinary(table.c.geometry)).where(
+                        table.c.id.in_(chunk), table.c.withdrawn.is_(False)
+                    )
+                )
+            )
+    else:
+        for chunk in _chunks(list(new_ids)):
+            n = table.alias("n")
+            near = (
+                select(table.c.id)
+                .join(n, func.ST_DWithin(table.c.geometry, n.c.geometry, margin))
+                .where(n.c.id.in_(chunk))
+            )
+            found.extend(
+                r
+                for r in session.execute(
+                    select(*cols, func.ST_AsBinary(table.c.geometry)).where(
+                        table.c.id.in_(near), table.c.withdrawn.is_(False)
+                    )
+                )
+                if r[0] not in new
+            )
+    if len(new_ids) > CHUNK:  # a work near two chunks came twice
+        found = list({r[0]: r for r in found}.values())
+    geoms = shapely.from_wkb([bytes(r[-1]) for r in found]) if found else []
+    return [(int(r[0]), _work_of(r, g)) for r, g in zip(found, geoms, strict=True)]
+
+
+def _work_of(r: Any, geometry: Any) -> Work:
+    return Work(
+        work_id=r[1],
+        utility=r[2],
+        owner=r[3],
+        geometry=geometry,
+        start=r[4],
+        end=r[5],
+        earliest_start=r[6],
+        latest_end=r[7],
+        diameter_mm=r[8],
+        voltage_kv=r[9],
+        gas_pressure=r[10],
+        trench_width_m=r[11],
+        depth_m=r[12],
+        method=r[13],
+        emergency=r[14],
+        name=r[15],
+        contact=r[16],
+        source=r[17],
+        attributes=dict(r[18] or {}),
+    )
 
 
 def check_works(session: Session, rows: Sequence[WorkRow], settings: Settings) -> CheckResult:
@@ -213,40 +407,50 @@ def check_works(session: Session, rows: Sequence[WorkRow], settings: Settings) -
     replaced; findings between other works are left alone.
     """
     result = CheckResult()
+    t0 = time.perf_counter()
     live = [r for r in rows if not r.withdrawn]
     _forget(session, [r.id for r in rows])
     if not live:
         return result
+    live_works = [work_from_row(r) for r in live]
     live_ids = [r.id for r in live]
-    width = max_road_width(session)
-    road_rows = _load(session, RoadRow, near_road_ids(session, live_ids, width / 2.0)) if width > 0 else []
-    candidates = near_work_ids(session, live_ids, width) if width > 0 else set(live_ids)
-    others = [r for r in _load(session, WorkRow, candidates - set(live_ids)) if not r.withdrawn]
-    new_geoms = [from_db(r.geometry) for r in live]
-    other_geoms = [from_db(r.geometry) for r in others]
-    keep = _within(new_geoms, other_geoms, width)
-    others = [r for r, k in zip(others, keep, strict=True) if k]
-    result.compared_with = len(others)
-    result.roads_considered = len(road_rows)
-    works = [work_from_row(r) for r in [*live, *others]]
-    roads = [road_from_row(r) for r in road_rows]
-    findings, occupancy = run_rule(works, roads, settings, focus={r.key for r in live})
-    pk_by_key = {r.key: r.id for r in [*live, *others]}
-    road_pk = {r.road_id: r.id for r in road_rows}
+    stamp = roads_stamp(session)
+    width = stamp[2]
+    road_cache = cached_roads(session, stamp)
+    new_geoms = [w.geometry for w in live_works]
+    if width > 0 and road_cache.roads:
+        hit = road_cache.tree.query(new_geoms, predicate="dwithin", distance=width / 2.0)
+        road_idx = sorted(set(hit[1].tolist()))
+    else:
+        road_idx = []
+    roads = [road_cache.roads[i] for i in road_idx]
+    road_pk = {road_cache.roads[i].road_id: road_cache.pks[i] for i in road_idx}
+    near = _near_work_rows(session, live_ids, width) if width > 0 else []
+    keep = _within(new_geoms, [w.geometry for _, w in near], width)
+    near = [x for x, k in zip(near, keep, strict=True) if k]
+    result.compared_with = len(near)
+    result.roads_considered = len(roads)
+    pk_by_key = {r.key: r.id for r in live} | {w.work_id: pk for pk, w in near}
+    t1 = time.perf_counter()
     new_keys = {r.key for r in live}
-    for occ in occupancy:
-        if occ.work_id in new_keys and occ.road_id in road_pk:
-            session.add(
-                OccupancyRow(
-                    work_pk=pk_by_key[occ.work_id],
-                    road_pk=road_pk[occ.road_id],
-                    intervals=[[iv.from_m, iv.to_m] for iv in occ.intervals],
-                    offsets_m=list(occ.offsets_m),
-                    crossings=list(occ.crossings),
-                    length_m=occ.length_m,
-                )
-            )
-    result.findings = store_findings(session, [f for f in findings if new_keys & set(f.work_ids)], pk_by_key)
+    findings, occupancy = run_rule([*live_works, *(w for _, w in near)], roads, settings, focus=new_keys)
+    t2 = time.perf_counter()
+    occ_rows = [
+        {
+            "work_pk": pk_by_key[occ.work_id],
+            "road_pk": road_pk[occ.road_id],
+            "intervals": [[iv.from_m, iv.to_m] for iv in occ.intervals],
+            "offsets_m": list(occ.offsets_m),
+            "crossings": list(occ.crossings),
+            "length_m": occ.length_m,
+        }
+        for occ in occupancy
+        if occ.work_id in new_keys and occ.road_id in road_pk
+    ]
+    insert_occupancies(session, occ_rows)
+    result.findings = store_findings(session, [f for f in findings if not new_keys.isdisjoint(f.work_ids)], pk_by_key)
+    t3 = time.perf_counter()
+    result.timings = {"lookup": t1 - t0, "rule": t2 - t1, "store": t3 - t2}
     return result
 
 
@@ -254,39 +458,130 @@ def store_findings(session: Session, findings: Sequence[Finding], pk_by_key: dic
     """Insert findings (one row per distinct key) with their links to works, in bulk.
 
     The caller has removed the earlier findings of these works under :func:`lock_works`, so no
-    stored finding has the same key (the unique key would refuse a duplicate).
+    stored finding has the same key (the unique key would refuse a duplicate). On PostgreSQL the
+    ids are drawn from the sequence in one query and findings and links are written with
+    ``COPY``; on SQLite with one multi-row ``INSERT … RETURNING`` per 1000 findings
+    ("insertmanyvalues") and one ``executemany``. The returned rows are built from the values
+    written (no second read); they are not attached to the session.
     """
-    from sqlalchemy import insert
-
-    rows: list[dict[str, Any]] = []
-    links: dict[str, list[int]] = {}
-    now = utcnow()
+    unique: dict[str, tuple[Finding, dict[str, Any]]] = {}
     for finding in findings:
-        values = finding_values(finding)
-        if values["key"] in links:
-            continue
-        links[values["key"]] = sorted({pk_by_key[k] for k in finding.work_ids if k in pk_by_key})
-        rows.append(values | {"created_at": now})
-    if not rows:
+        values = finding_values(finding, with_geometry=False)
+        unique.setdefault(values["key"], (finding, values))
+    if not unique:
         return []
     session.flush()
-    # Plain executemany (psycopg pipelines it); ids are read back by key.
-    session.execute(insert(FindingRow), rows)
-    ids: list[int] = []
-    keys = list(links)
-    for i in range(0, len(keys), 900):
-        pairs = session.execute(select(FindingRow.id, FindingRow.key).where(FindingRow.key.in_(keys[i : i + 900])))
-        link_rows: list[dict[str, int]] = []
-        for fid, key in pairs:
-            ids.append(fid)
-            link_rows.extend({"finding_id": fid, "work_pk": pk} for pk in links[key])
-        if link_rows:
-            session.execute(insert(FindingWork), link_rows)
+    now = utcnow()
+    geoms = [f.geometry if f.geometry is not None and not f.geometry.is_empty else None for f, _ in unique.values()]
+    wkb = shapely.to_wkb(shapely.set_srid(np.array(geoms, dtype=object), SRID), include_srid=True)
+    records = [values | {"created_at": now} for _, values in unique.values()]
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        ids = next_ids(session, "findings", len(records))
+        copy_rows(
+            session,
+            "findings",
+            [*FINDING_COLUMNS, "geometry"],
+            (
+                (
+                    fid,
+                    *(copy_value(rec[c]) for c in FINDING_COLUMNS[1:]),
+                    None if w is None else w.hex(),
+                )
+                for fid, rec, w in zip(ids, records, wkb, strict=True)
+            ),
+        )
+    else:
+        rows = [
+            rec | {"geometry": None if w is None else WKBElement(w, srid=SRID, extended=True)}
+            for rec, w in zip(records, wkb, strict=True)
+        ]
+        ids = list(session.scalars(insert(FindingRow).returning(FindingRow.id, sort_by_parameter_order=True), rows))
     out: list[FindingRow] = []
-    for chunk in _chunks(ids):
-        out.extend(session.scalars(select(FindingRow).where(FindingRow.id.in_(chunk))))
-    out.sort(key=lambda r: r.id)
+    finding_ids: list[int] = []
+    work_pks: list[int] = []
+    new_instance = FindingRow.__mapper__.class_manager.new_instance
+    for fid, (finding, _), rec, w, g in zip(ids, unique.values(), records, wkb, geoms, strict=True):
+        row = new_instance()
+        row.__dict__.update(rec)
+        row.__dict__["id"] = fid
+        row.__dict__["geometry"] = None if g is None else shaped_element(g, w)
+        out.append(row)
+        for pk in sorted({pk_by_key[k] for k in finding.work_ids if k in pk_by_key}):
+            finding_ids.append(fid)
+            work_pks.append(pk)
+    insert_links(session, finding_ids, work_pks)
     return out
+
+
+#: Columns of a finding row written by :func:`store_findings` (geometry apart).
+FINDING_COLUMNS = (
+    "id",
+    "key",
+    "kind",
+    "severity",
+    "work_keys",
+    "road_id",
+    "road_name",
+    "zh",
+    "en",
+    "fix_zh",
+    "fix_en",
+    "measures",
+    "data",
+    "created_at",
+)
+
+
+def copy_value(value: Any) -> Any:
+    """A Python value as ``COPY`` takes it: enums by value, JSON (lists, dicts) as text."""
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def next_ids(session: Session, table: str, n: int) -> list[int]:
+    """Draw ``n`` ids from the serial sequence of ``table`` (PostgreSQL) in one query."""
+    return list(
+        session.scalars(
+            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"), {"t": table, "n": n}
+        )
+    )
+
+
+def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Write rows with PostgreSQL's ``COPY … FROM STDIN`` on the session's connection (same transaction)."""
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    cols = ", ".join(f'"{c}"' for c in columns)
+    with raw.cursor() as cur, cur.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def insert_links(session: Session, finding_ids: list[int], work_pks: list[int]) -> None:
+    """Insert ``finding_works`` rows ``(finding_ids[i], work_pks[i])``: ``COPY`` on PostgreSQL."""
+    if not finding_ids:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        copy_rows(session, "finding_works", ["finding_id", "work_pk"], zip(finding_ids, work_pks, strict=True))
+    else:
+        session.execute(
+            insert(FindingWork), [{"finding_id": f, "work_pk": w} for f, w in zip(finding_ids, work_pks, strict=True)]
+        )
+
+
+def insert_occupancies(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert occupancy rows: ``COPY`` on PostgreSQL, ``executemany`` on SQLite."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        cols = ["work_pk", "road_pk", "intervals", "offsets_m", "crossings", "length_m"]
+        copy_rows(session, "occupancies", cols, ([copy_value(r[c]) for c in cols] for r in rows))
+    else:
+        session.execute(insert(OccupancyRow), rows)
 
 
 def _forget(session: Session, work_pks: Sequence[int]) -> None:

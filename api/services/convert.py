@@ -86,7 +86,7 @@ def apply_work(row: WorkRow, work: Work) -> None:
     """Copy the fields of a domain work onto a row (the key and owner organisation stay)."""
     for name in WORK_FIELDS:
         setattr(row, name, getattr(work, name))
-    row.attributes = _jsonable(dict(work.attributes))
+    row.attributes = jsonable(dict(work.attributes))
     row.geometry = to_db(work.geometry)
 
 
@@ -94,18 +94,25 @@ def snapshot(row: WorkRow) -> dict[str, Any]:
     """A JSON snapshot of a work's attributes, kept in its history."""
     out: dict[str, Any] = {"work_id": row.work_id, "key": row.key}
     for name in WORK_FIELDS:
-        out[name] = _jsonable(getattr(row, name))
-    out["attributes"] = _jsonable(row.attributes)
+        out[name] = jsonable(getattr(row, name))
+    out["attributes"] = jsonable(row.attributes)
     return out
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` as JSON-compatible data (dates as ISO strings, tuples as lists, others as text).
+
+    Examples
+    --------
+    >>> jsonable({"d": dt.date(2027, 3, 1), "t": (1, 2)})
+    {'d': '2027-03-01', 't': [1, 2]}
+    """
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)
@@ -149,10 +156,10 @@ def finding_key(finding: Finding) -> str:
     return f"{finding.kind.value}:{finding.road_id or '-'}:{digest[:24]}"
 
 
-def finding_values(finding: Finding) -> dict[str, Any]:
-    """Column values of a finding's row (for bulk inserts)."""
+def finding_values(finding: Finding, *, with_geometry: bool = True) -> dict[str, Any]:
+    """Column values of a finding's row (for bulk inserts); the geometry only ``with_geometry``."""
     geom = finding.geometry
-    return {
+    values = {
         "key": finding_key(finding),
         "kind": finding.kind,
         "severity": finding.severity,
@@ -164,9 +171,11 @@ def finding_values(finding: Finding) -> dict[str, Any]:
         "fix_zh": finding.fix_zh,
         "fix_en": finding.fix_en,
         "measures": _intervals(finding.measures),
-        "data": _jsonable(dict(finding.data)),
-        "geometry": to_db(geom) if geom is not None and not geom.is_empty else None,
+        "data": jsonable(dict(finding.data)),
     }
+    if with_geometry:
+        values["geometry"] = to_db(geom) if geom is not None and not geom.is_empty else None
+    return values
 
 
 def finding_to_row(finding: Finding) -> FindingRow:

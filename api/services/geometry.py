@@ -11,7 +11,7 @@ from typing import Any
 
 import shapely
 from geoalchemy2.elements import WKBElement
-from geoalchemy2.shape import from_shape, to_shape
+from geoalchemy2.shape import to_shape
 from pyproj import Transformer
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
@@ -21,13 +21,35 @@ from onetrench.errors import InputError
 from onetrench.settings import Settings
 
 
+class ShapedWKB(WKBElement):
+    """A WKB element that remembers the shapely geometry it was made from (no re-parsing)."""
+
+    shape: BaseGeometry
+
+
 def to_db(geom: BaseGeometry) -> WKBElement:
-    """Shapely geometry (working CRS) → geoalchemy2 element with the schema's SRID."""
-    return from_shape(geom, srid=SRID)
+    """Shapely geometry (working CRS) → geoalchemy2 element with the schema's SRID.
+
+    The element keeps ``geom``, so :func:`from_db` of it costs nothing (a new work's geometry is
+    read back by the check and by the response right after it was stored).
+    """
+    element = ShapedWKB(memoryview(shapely.to_wkb(geom)), srid=SRID, extended=False)
+    element.shape = geom
+    return element
+
+
+def shaped_element(geom: BaseGeometry, ewkb: bytes) -> WKBElement:
+    """The element of ``geom`` from its EWKB (with SRID) computed beforehand, e.g. for many at once."""
+    element = ShapedWKB(ewkb, srid=SRID, extended=True)
+    element.shape = geom
+    return element
 
 
 def from_db(element: Any) -> BaseGeometry:
     """geoalchemy2 element → shapely geometry (working CRS)."""
+    shape_ = getattr(element, "shape", None)
+    if shape_ is not None:
+        return shape_
     return to_shape(element)
 
 
@@ -58,8 +80,9 @@ def geojson(geom: BaseGeometry | None, settings: Settings) -> dict[str, Any] | N
     """GeoJSON geometry in the exchange CRS, coordinates rounded to 1e-7° (about 1 cm)."""
     if geom is None or geom.is_empty:
         return None
-    out = to_exchange(geom, settings)
-    return dict(mapping(shapely.transform(out, lambda xy: xy.round(7))))
+    tr = _transformer(settings.working_crs, settings.exchange_crs)
+    out = shapely.transform(geom, lambda xy: _stack(tr.transform(xy[:, 0], xy[:, 1])).round(7))
+    return dict(mapping(out))
 
 
 def parse_geojson(obj: dict[str, Any], settings: Settings, *, field_name: str = "geometry") -> BaseGeometry:
