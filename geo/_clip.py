@@ -23,6 +23,7 @@ wedge of a bend, or beside a road having such a shallow vertex — is returned i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -296,6 +297,7 @@ def clip_lines(
     work_index: IntArray,
     segs: RoadSegments,
     n_roads: int,
+    corridors: Callable[[IntArray], NDArray[np.object_]],
     *,
     min_part_m: float,
     min_off_road_m: float,
@@ -356,16 +358,27 @@ def clip_lines(
     fallback = np.zeros(len(geoms), dtype=bool)
     fallback[sgeom[s[amb]]] = True
 
-    # Pieces (segment, road) = union of rectangle and joint ranges.
-    pk = np.concatenate([s * n_roads + r, (s * n_roads + r)[jk]])
-    pt0 = np.concatenate([rt0, dt0])
-    pt1 = np.concatenate([rt1, dt1])
+    # Pieces (segment, road) = union of rectangle and joint ranges; for works in a band, the
+    # ranges inside the GEOS corridor polygon itself.
+    rows = np.flatnonzero(~fallback[sgeom[s]])
+    jrows = jk[~fallback[sgeom[s[jk]]]]
+    pk = np.concatenate([(s * n_roads + r)[rows], (s * n_roads + r)[jrows]])
+    pt0 = np.concatenate([rt0[rows], dt0[np.flatnonzero(~fallback[sgeom[s[jk]]])]])
+    pt1 = np.concatenate([rt1[rows], dt1[np.flatnonzero(~fallback[sgeom[s[jk]]])]])
+    if fallback.any():
+        fk = np.unique((s * n_roads + r)[fallback[sgeom[s]]])
+        f_roads = np.unique(fk % n_roads)
+        f0, f1, frow = _polygon_ranges(fk // n_roads, fk % n_roads, sp, sq, corridors(f_roads), f_roads)
+        pk = np.concatenate([pk, fk[frow]])
+        pt0 = np.concatenate([pt0, f0])
+        pt1 = np.concatenate([pt1, f1])
     live = pt1 > pt0
     pk, pt0, pt1 = pk[live], pt0[live], pt1[live]
     pkey, t0, t1 = _merge_t(pk, pt0, pt1, slen[pk // n_roads])
     ps = pkey // n_roads
     pr = pkey % n_roads
     pg = sgeom[ps]
+    fallback[:] = False
 
     # Off-road: per work segment, the complement of the union over all roads.
     out_work, out_geom, out_len = _outside(geoms, ps, t0, t1, sp, sq, slen, spart, sgeom, n_s, min_off_road_m)
@@ -575,3 +588,68 @@ def project_on_roads(pts: FloatArray, road: IntArray, segs: RoadSegments) -> Flo
     g0 = segs.start[road]
     g1 = segs.start[road + 1]
     return _project(pts, g0, g1, np.arange(len(segs.road), dtype=np.int64), segs)
+
+
+def _polygon_ranges(  # noqa: PLR0917
+    s: IntArray, r: IntArray, sp: FloatArray, sq: FloatArray, polys: NDArray[np.object_], poly_road: IntArray
+) -> tuple[FloatArray, FloatArray, IntArray]:
+    """Parameter ranges of work segments ``s`` inside the corridor polygons of roads ``r``.
+
+    ``polys[i]`` is the corridor of road ``poly_road[i]`` (sorted). Breakpoints are the crossings
+    of the segment with the polygon's rings (and ring vertices lying on it); each piece between
+    breakpoints is inside when its middle is (even–odd rule) or on the boundary, as in GEOS, which
+    counts the boundary in. Returns ``(t0, t1, i)``: the ranges and the pair ``(s[i], r[i])`` of each.
+    """
+    rings = shapely.get_rings(polys, return_index=True)
+    ring_geoms, ring_poly = rings
+    xy, vr = shapely.get_coordinates(ring_geoms, return_index=True)
+    e = np.flatnonzero(vr[1:] == vr[:-1])
+    ea, eb = xy[e], xy[e + 1]
+    epoly = ring_poly[vr[e]]
+    e_start = np.searchsorted(epoly, np.arange(len(polys) + 1))
+    pidx = np.searchsorted(poly_road, r)
+    cnt = e_start[pidx + 1] - e_start[pidx]
+    total = int(cnt.sum())
+    row = np.repeat(np.arange(len(s)), cnt)
+    ei = e_start[pidx][row] + (np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    p, q = sp[s][row], sq[s][row]
+    a, f = ea[ei], eb[ei] - ea[ei]
+    w = a - p
+    denom = q[:, 0] * f[:, 1] - q[:, 1] * f[:, 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (w[:, 0] * f[:, 1] - w[:, 1] * f[:, 0]) / denom
+        u = (w[:, 0] * q[:, 1] - w[:, 1] * q[:, 0]) / denom
+    hit = (denom != 0) & (u >= 0) & (u <= 1) & (t > 0) & (t < 1)
+    # Ring vertices on the segment (collinear overlaps) are breakpoints too.
+    qq = np.maximum(q[:, 0] ** 2 + q[:, 1] ** 2, 1e-300)
+    tv = (w[:, 0] * q[:, 0] + w[:, 1] * q[:, 1]) / qq
+    dv = np.abs(w[:, 0] * q[:, 1] - w[:, 1] * q[:, 0]) / np.sqrt(qq)
+    on = (dv <= 1e-9) & (tv > 0) & (tv < 1)
+    bt = np.concatenate([t[hit], tv[on], np.zeros(len(s)), np.ones(len(s))])
+    brow = np.concatenate([row[hit], row[on], np.arange(len(s)), np.arange(len(s))])
+    order = np.lexsort((bt, brow))
+    bt, brow = bt[order], brow[order]
+    nxt = np.flatnonzero(brow[1:] == brow[:-1])
+    t0, t1, prow = bt[nxt], bt[nxt + 1], brow[nxt]
+    sub = t1 > t0
+    t0, t1, prow = t0[sub], t1[sub], prow[sub]
+    # Middle of each piece: inside or on the boundary of the polygon?
+    tm = (t0 + t1) / 2.0
+    m = sp[s][prow] + sq[s][prow] * tm[:, None]
+    c2 = cnt[prow]
+    tot2 = int(c2.sum())
+    row2 = np.repeat(np.arange(len(prow)), c2)
+    ej = e_start[pidx[prow]][row2] + (np.arange(tot2) - np.repeat(np.cumsum(c2) - c2, c2))
+    mx, my = m[row2, 0], m[row2, 1]
+    ax, ay, bx, by = ea[ej, 0], ea[ej, 1], eb[ej, 0], eb[ej, 1]
+    straddle = (ay > my) != (by > my)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xcross = ax + (my - ay) * (bx - ax) / (by - ay)
+    odd = np.bincount(row2[straddle & (mx < xcross)], minlength=len(prow)) % 2 == 1
+    fx, fy = bx - ax, by - ay
+    ll = np.maximum(fx * fx + fy * fy, 1e-300)
+    tt = np.clip(((mx - ax) * fx + (my - ay) * fy) / ll, 0.0, 1.0)
+    dist = np.hypot(mx - (ax + tt * fx), my - (ay + tt * fy))
+    onb = np.bincount(row2[dist <= 1e-9], minlength=len(prow)) > 0
+    inside = odd | onb
+    return t0[inside], t1[inside], prow[inside]

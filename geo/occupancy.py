@@ -228,6 +228,13 @@ def road_segments(net: RoadNetwork) -> RoadSegments:
     return net._cache["segments"]
 
 
+def _corridors(net: RoadNetwork, idx: IntArray) -> GeomArray:
+    """Corridors of roads ``idx`` (from the network's cache when built; same GEOS buffer)."""
+    if "corridors" in net._cache:
+        return net.corridors[idx]
+    return shapely.buffer(net.centrelines[idx], net.widths[idx] / 2.0, cap_style="flat")
+
+
 def compute_occupancy(
     works: Sequence[object] | GeomArray,
     net: RoadNetwork,
@@ -283,6 +290,7 @@ def compute_occupancy(
         line_idx,
         road_segments(net),
         n_roads,
+        lambda idx: _corridors(net, idx),
         min_part_m=MIN_PART_M,
         min_off_road_m=MIN_OFF_ROAD_M,
     )
