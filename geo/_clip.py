@@ -101,9 +101,8 @@ class RoadSegments:
         corner = np.clip(corner, -1, self.cmax + 1)
         mine = _key2(corner[:, 0], corner[:, 1]) == key[row]
         keep = meet & mine
-        b, seg = b[keep], seg[keep]
-        order = np.lexsort((seg, b))
-        return b[order], seg[order]
+        pair = np.sort(b[keep] * len(self.road) + seg[keep])
+        return pair // len(self.road), pair % len(self.road)
 
     @classmethod
     def build(cls, lines: NDArray[np.object_], widths: FloatArray) -> RoadSegments:
@@ -355,18 +354,20 @@ def clip_lines(
         inner = i1 > i0
         diff = outer & (~inner | (np.abs(o0 - i0) * slen[s[sh]] > 0) | (np.abs(o1 - i1) * slen[s[sh]] > 0))
         amb[sh[diff]] = True
-    fallback = np.zeros(len(geoms), dtype=bool)
-    fallback[sgeom[s[amb]]] = True
-
-    # Pieces (segment, road) = union of rectangle and joint ranges; for works in a band, the
-    # ranges inside the GEOS corridor polygon itself.
-    rows = np.flatnonzero(~fallback[sgeom[s]])
-    jrows = jk[~fallback[sgeom[s[jk]]]]
-    pk = np.concatenate([(s * n_roads + r)[rows], (s * n_roads + r)[jrows]])
-    pt0 = np.concatenate([rt0[rows], dt0[np.flatnonzero(~fallback[sgeom[s[jk]]])]])
-    pt1 = np.concatenate([rt1[rows], dt1[np.flatnonzero(~fallback[sgeom[s[jk]]])]])
-    if fallback.any():
-        fk = np.unique((s * n_roads + r)[fallback[sgeom[s]]])
+    # Pieces (segment, road) = union of rectangle and joint ranges; for (segment, road) pairs
+    # passing through a band, the ranges inside the GEOS corridor polygon itself.
+    ckey = s * n_roads + r
+    fk = np.unique(ckey[amb])
+    in_band = np.zeros(len(s), dtype=bool)
+    if len(fk):
+        pos = np.minimum(np.searchsorted(fk, ckey), len(fk) - 1)
+        in_band = fk[pos] == ckey
+    rows = np.flatnonzero(~in_band)
+    jsel = ~in_band[jk]
+    pk = np.concatenate([ckey[rows], ckey[jk[jsel]]])
+    pt0 = np.concatenate([rt0[rows], dt0[jsel]])
+    pt1 = np.concatenate([rt1[rows], dt1[jsel]])
+    if len(fk):
         f_roads = np.unique(fk % n_roads)
         f0, f1, frow = _polygon_ranges(fk // n_roads, fk % n_roads, sp, sq, corridors(f_roads), f_roads)
         pk = np.concatenate([pk, fk[frow]])
@@ -378,7 +379,7 @@ def clip_lines(
     ps = pkey // n_roads
     pr = pkey % n_roads
     pg = sgeom[ps]
-    fallback[:] = False
+    fallback = np.zeros(len(geoms), dtype=bool)  # none left to GEOS
 
     # Off-road: per work segment, the complement of the union over all roads.
     out_work, out_geom, out_len = _outside(geoms, ps, t0, t1, sp, sq, slen, spart, sgeom, n_s, min_off_road_m)
@@ -409,7 +410,6 @@ def clip_lines(
 
     # Project ends and middles on the road: nearest candidate road segment (first on ties).
     # Candidate rows are sorted by (work segment, road segment), hence by (segment, road) too.
-    ckey = s * n_roads + r
     qkey = ps * n_roads + pr
     g0 = np.searchsorted(ckey, qkey, side="left")
     g1 = np.searchsorted(ckey, qkey, side="right")

@@ -32,6 +32,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -215,22 +216,21 @@ def _stretches(pairs: PairTable, ids: Sequence[str], road_ids: Sequence[str]) ->
     new = np.ones(len(pairs), dtype=bool)
     new[1:] = (pairs.road[1:] != pairs.road[:-1]) | (pairs.a[1:] != pairs.a[:-1]) | (pairs.b[1:] != pairs.b[:-1])
     starts = np.flatnonzero(new)
-    bounds = np.append(starts, len(pairs)).tolist()
-    fr = pairs.from_m.tolist()
-    to = pairs.to_m.tolist()
-    roads = pairs.road.tolist()
-    aa = pairs.a.tolist()
-    bb = pairs.b.tolist()
-    for s, e in itertools.pairwise(bounds):
-        wa, wb = ids[aa[s]], ids[bb[s]]
+    ends = np.append(starts[1:], len(pairs))
+    ivs = list(map(Interval, pairs.from_m.tolist(), pairs.to_m.tolist()))
+    roads = pairs.road[starts].tolist()
+    aa = pairs.a[starts].tolist()
+    bb = pairs.b[starts].tolist()
+    for s, e, r, ia, ib in zip(starts.tolist(), ends.tolist(), roads, aa, bb, strict=True):
+        wa, wb = ids[ia], ids[ib]
         out.append(
             SharedStretch(
-                road_id=road_ids[roads[s]],
+                road_id=road_ids[r],
                 work_ids=(wa, wb) if wa <= wb else (wb, wa),
-                intervals=tuple(Interval(fr[k], to[k]) for k in range(s, e)),
+                intervals=(ivs[s],) if e == s + 1 else tuple(ivs[s:e]),
             )
         )
-    out.sort(key=lambda s: (s.road_id, s.work_ids))
+    out.sort(key=attrgetter("road_id", "work_ids"))
     return out
 
 
