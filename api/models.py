@@ -224,12 +224,12 @@ class RoadRow(Base):
     road_id: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     road_class: Mapped[RoadClass] = mapped_column(_enum(RoadClass))
-    width_m: Mapped[float] = mapped_column(Float)
+    width_m: Mapped[float] = mapped_column(Float, index=True)
     last_works_date: Mapped[dt.date | None] = mapped_column(Date, default=None)
     last_works_kind: Mapped[WorksKind | None] = mapped_column(_enum(WorksKind), default=None)
     pavement: Mapped[PavementKind] = mapped_column(_enum(PavementKind), default=PavementKind.ASPHALT)
     geometry: Mapped[Any] = geometry_column()
-    loaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    loaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
 
 class WorkRow(Base):

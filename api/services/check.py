@@ -15,7 +15,7 @@ import json
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -400,21 +400,31 @@ def _work_of(r: Any, geometry: Any) -> Work:
     )
 
 
-def check_works(session: Session, rows: Sequence[WorkRow], settings: Settings) -> CheckResult:
+def check_works(
+    session: Session,
+    rows: Sequence[WorkRow],
+    settings: Settings,
+    *,
+    fresh: Collection[int] = (),
+    stamp: tuple[Any, ...] | None = None,
+) -> CheckResult:
     """Recompute the findings and occupancies of ``rows`` against the stored works near them.
 
     The caller holds :func:`lock_works`; ``rows`` are flushed. Old findings of these works are
-    replaced; findings between other works are left alone.
+    replaced; findings between other works are left alone. ``fresh`` are ids of rows created in
+    this transaction (they have no findings yet to forget); ``stamp`` is :func:`roads_stamp`
+    when the caller has read it.
     """
     result = CheckResult()
     t0 = time.perf_counter()
     live = [r for r in rows if not r.withdrawn]
-    _forget(session, [r.id for r in rows])
+    fresh_ids = set(fresh)
+    _forget(session, [r.id for r in rows if r.id not in fresh_ids])
     if not live:
         return result
     live_works = [work_from_row(r) for r in live]
     live_ids = [r.id for r in live]
-    stamp = roads_stamp(session)
+    stamp = roads_stamp(session) if stamp is None else stamp
     width = stamp[2]
     road_cache = cached_roads(session, stamp)
     new_geoms = [w.geometry for w in live_works]
@@ -586,6 +596,8 @@ def insert_occupancies(session: Session, rows: list[dict[str, Any]]) -> None:
 
 def _forget(session: Session, work_pks: Sequence[int]) -> None:
     """Delete the findings and occupancies of these works."""
+    if not work_pks:
+        return
     for chunk in _chunks(list(work_pks)):
         finding_ids = sorted(set(session.scalars(select(FindingWork.finding_id).where(FindingWork.work_pk.in_(chunk)))))
         for ids in _chunks(finding_ids):

@@ -37,7 +37,15 @@ from api.models import (
 )
 from api.services import audit
 from api.services.auth import Principal
-from api.services.check import check_works, copy_rows, copy_value, lock_works, max_road_width, next_ids
+from api.services.check import (
+    check_works,
+    copy_rows,
+    copy_value,
+    lock_works,
+    max_road_width,
+    next_ids,
+    roads_stamp,
+)
 from api.services.convert import WORK_FIELDS, apply_work, jsonable, snapshot, work_from_row, work_key
 from api.services.geometry import from_db
 from onetrench.domain import ExcavationMethod, FindingKind, Work
@@ -176,7 +184,8 @@ def store_works(
     for i in range(0, len(keys), 900):
         existing.update((r.key, r) for r in session.scalars(select(WorkRow).where(WorkRow.key.in_(keys[i : i + 900]))))
     geometries = [w.geometry for w in latest.values()] + [from_db(r.geometry) for r in existing.values()]
-    lock_works(session, geometries, margin=max_road_width(session))
+    stamp = roads_stamp(session)
+    lock_works(session, geometries, margin=stamp[2])
     now = utcnow()
     rows: list[tuple[WorkRow, ChangeKind]] = []
     changed_rule: list[WorkRow] = []
@@ -213,15 +222,12 @@ def store_works(
         _add_version(session, row, change, principal)
     session.flush()
     rows.extend((row, ChangeKind.CREATED) for row in copied)
-    ids = [row.id for row, _ in rows]
     supersede_bundles(session, [row.id for row in changed_rule])
-    check = check_works(session, [row for row, _ in rows], settings)
+    created_ids = [row.id for row, change in rows if change is ChangeKind.CREATED]
+    check = check_works(session, [row for row, _ in rows], settings, fresh=created_ids, stamp=stamp)
     outcome.findings = check.findings
     outcome.timings = dict(check.timings)
-    outcome.works = []
-    for i in range(0, len(ids), 900):
-        outcome.works.extend(session.scalars(select(WorkRow).where(WorkRow.id.in_(ids[i : i + 900]))))
-    outcome.works.sort(key=lambda r: r.id)
+    outcome.works = sorted((row for row, _ in rows), key=lambda r: r.id)
     audit.record(
         session,
         principal,
