@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
@@ -86,28 +87,70 @@ def _view(session: Session, principal: Principal, row: BundleRow) -> BundleView 
     own_rows = [session.get(WorkRow, link.work_pk) for link in links]
     near = unary_union([from_db(w.geometry) for w in own_rows if w is not None]).buffer(FOOTPRINT_MARGIN_M)
     footprint = from_db(row.footprint).intersection(near)
-    occupied = {s.road_id for s in _own_stretch_roads(session, [link.work_pk for link in links])}
-    stretches = [s for s in row.stretches if s["road_id"] in occupied]
+    stretches = clip_stretches(
+        list(row.stretches), _own_intervals(session, [link.work_pk for link in links]), margin=FOOTPRINT_MARGIN_M
+    )
     return BundleView(
         row=row, footprint=footprint, stretches=stretches, redacted=True, proposed=_proposed(session, links)
     )
 
 
-@dataclass(frozen=True)
-class _RoadRef:
-    road_id: str
-
-
-def _own_stretch_roads(session: Session, work_pks: list[int]) -> list[_RoadRef]:
+def _own_intervals(session: Session, work_pks: list[int]) -> dict[str, list[tuple[float, float]]]:
+    """Per road id, the measures the given works occupy (crossings as zero-length intervals)."""
     from api.models import OccupancyRow, RoadRow
 
     stmt = (
-        select(RoadRow.road_id)
+        select(RoadRow.road_id, OccupancyRow.intervals, OccupancyRow.crossings)
         .join(OccupancyRow, OccupancyRow.road_pk == RoadRow.id)
         .where(OccupancyRow.work_pk.in_(work_pks))
-        .distinct()
     )
-    return [_RoadRef(r) for r in session.scalars(stmt)]
+    out: dict[str, list[tuple[float, float]]] = {}
+    for road_id, intervals, crossings in session.execute(stmt):
+        bucket = out.setdefault(road_id, [])
+        bucket.extend((float(a), float(b)) for a, b in intervals or [])
+        bucket.extend((float(c), float(c)) for c in crossings or [])
+    return out
+
+
+def clip_stretches(
+    stretches: list[dict[str, Any]], own: dict[str, list[tuple[float, float]]], *, margin: float
+) -> list[dict[str, Any]]:
+    """A bundle's stretches cut to the measures a utility occupies, ``margin`` metres either side.
+
+    What a utility may see of a joint excavation, like its footprint: the parts near its own
+    works, not how far the other works run along the road.
+
+    Examples
+    --------
+    >>> s = {"road_id": "R1", "from_m": 200.0, "to_m": 600.0, "width_m": 0.9, "area_m2": 360.0}
+    >>> clip_stretches([s], {"R1": [(0.0, 400.0)]}, margin=30.0)
+    [{'road_id': 'R1', 'from_m': 200.0, 'to_m': 430.0, 'width_m': 0.9, 'area_m2': 207.0}]
+    >>> clip_stretches([s], {"R2": [(0.0, 400.0)]}, margin=30.0)
+    []
+    """
+    out = []
+    for s in stretches:
+        lo, hi = float(s["from_m"]), float(s["to_m"])
+        spans = sorted((a - margin, b + margin) for a, b in own.get(s["road_id"], []))
+        merged: list[list[float]] = []
+        for a, b in spans:
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        for a, b in merged:
+            start, end = max(lo, a), min(hi, b)
+            if end > start:
+                share = (end - start) / (hi - lo)
+                out.append(
+                    s
+                    | {
+                        "from_m": round(start, 3),
+                        "to_m": round(end, 3),
+                        "area_m2": round(float(s["area_m2"]) * share, 3),
+                    }
+                )
+    return out
 
 
 def list_bundles(session: Session, principal: Principal, *, status: BundleStatus | None = None) -> list[BundleView]:

@@ -7,18 +7,19 @@ stretches they share with its own; the bureau's shows everything.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.models import RoadRow, Role
 from api.services.auth import Principal
-from api.services.bundles import get_bundle, list_bundles
+from api.services.bundles import BundleView, get_bundle, list_bundles
 from api.services.convert import bundle_from_row, finding_from_row, road_from_row, work_from_row
 from api.services.findings import list_findings
 from api.services.roads import get_road
 from api.services.works import WorkView, list_works
-from onetrench.domain import Bundle, Finding, Road, Work
+from onetrench.domain import Bundle, Finding, Interval, PavementKind, Road, RoadStretch, Work
 from onetrench.settings import Settings
 
 
@@ -34,14 +35,27 @@ def _works(views: list[WorkView]) -> list[Work]:
     return out
 
 
+def _seen(view: BundleView) -> Bundle:
+    """A bundle as the caller may see it: footprint and stretches of the view (clipped for a utility)."""
+    stretches = tuple(
+        RoadStretch(
+            road_id=str(x["road_id"]),
+            road_name=str(x["road_name"]),
+            interval=Interval(float(x["from_m"]), float(x["to_m"])),
+            width_m=float(x["width_m"]),
+            pavement=PavementKind(x["pavement"]),
+        )
+        for x in cast("list[dict[str, Any]]", view.stretches)
+    )
+    return dataclasses.replace(bundle_from_row(view.row), footprint=view.footprint, stretches=stretches)
+
+
 def _visible(session: Session, principal: Principal) -> tuple[list[Work], list[Road], list[Finding], list[Bundle]]:
     works = _works(list_works(session, principal))
     roads = [road_from_row(r) for r in session.scalars(select(RoadRow).order_by(RoadRow.road_id))]
     findings = [finding_from_row(f) for f in list_findings(session, principal)]
     bundles = [
-        dataclasses.replace(bundle_from_row(v.row), footprint=v.footprint)
-        for v in list_bundles(session, principal)
-        if v.footprint is not None and not v.footprint.is_empty
+        _seen(v) for v in list_bundles(session, principal) if v.footprint is not None and not v.footprint.is_empty
     ]
     return works, roads, findings, bundles
 
@@ -61,7 +75,7 @@ def bundle_html(session: Session, principal: Principal, bundle_id: str, *, setti
     works, roads, findings, _ = _visible(session, principal)
     keys = set(view.row.work_keys)
     road_ids = {s["road_id"] for s in view.stretches}
-    bundle = dataclasses.replace(bundle_from_row(view.row), footprint=view.footprint)
+    bundle = _seen(view)
     try:
         from maps.bundle import bundle_map  # type: ignore[import-not-found,unused-ignore]
     except ImportError:  # pragma: no cover - until maps/bundle.py lands
