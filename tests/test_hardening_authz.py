@@ -62,7 +62,7 @@ ORGS = (("admin", "admin"), ("bureau", "bureau"), ("power", "utility"), ("water"
 ORGS += (("telecom", "utility"),)
 
 #: The distinctive vertex ending each work (metres from the origin, working CRS): far from
-#: every road (R1 y=0, x 0-600; R2 x=1000, y 0-400; R3 y=1500, x 0-400) and from each other.
+#: every road (R1 y=0, x 0-800; R2 x=1000, y 0-400; R3 y=1500, x 0-400) and from each other.
 VERTEX = {
     "power:P-1": (-250.0, -800.0),
     "water:W-1": (1350.0, -1100.0),
@@ -70,6 +70,11 @@ VERTEX = {
     "gas:G-2": (900.0, 2600.0),
     "telecom:T-1": (1700.0, 700.0),
 }
+
+#: Where a work runs along R1 (x, m) beyond every other organisation's works: W-1 from 430 m
+#: (P-1's end plus the 30 m a utility sees around its works) to 600 m, where it leaves R1. No
+#: longitude of that part may reach A (its latitude is R1's own, which is public).
+ALONG = {"water:W-1": (500.0, 600.0)}
 
 
 def _line(points: list[tuple[float, float]]) -> dict[str, Any]:
@@ -87,7 +92,7 @@ def _collection(features: list[dict[str, Any]]) -> dict[str, Any]:
 
 ROADS = _collection(
     [
-        _feature({"road_id": "R1", "name": "东部新城大道", "class": "主干路", "width_m": 40}, [(0, 0), (600, 0)]),
+        _feature({"road_id": "R1", "name": "东部新城大道", "class": "主干路", "width_m": 40}, [(0, 0), (800, 0)]),
         _feature({"road_id": "R2", "name": "沱湾路", "class": "支路", "width_m": 16}, [(1000, 0), (1000, 400)]),
         _feature({"road_id": "R3", "name": "永新大道", "class": "次干路", "width_m": 20}, [(0, 1500), (400, 1500)]),
     ]
@@ -103,7 +108,7 @@ UPLOADS = {
     "power": _collection([_work("power:P-1", "电力", "2027-03-02", "2027-03-20", [(0, 5), (400, 5)])]),
     "water": _collection(
         [
-            _work("water:W-1", "给水", "2027-03-10", "2027-03-30", [(200, -5), (600, -5)]),
+            _work("water:W-1", "给水", "2027-03-10", "2027-03-30", [(200, -5), (600, -5), (600, -300)]),
             _work("water:W-2", "给水", "2027-05-04", "2027-05-20", [(0, 1505), (400, 1505)]),
         ]
     ),
@@ -128,6 +133,10 @@ def needles(key: str) -> list[re.Pattern[str]]:
     for metres in (X0 + x, Y0 + y):
         for whole in {int(metres), round(metres)}:
             out.append(re.compile(rf"(?<![\w.]){whole}(?![\w])"))
+    for x_on_road in ALONG.get(key, ()):
+        lon, _ = TO_LONLAT.transform(X0 + x_on_road, Y0)
+        for four in (f"{int(lon * 1e4) / 1e4:.4f}", f"{lon:.4f}"):
+            out.append(re.compile(r"(?<![\w.])" + re.escape(four)))
     return out
 
 
@@ -630,6 +639,23 @@ def test_hidden_and_missing_resources_answer_alike(world: World, path: str, hidd
     assert json.dumps(strip, ensure_ascii=False).replace(hidden, "N") == json.dumps(
         {k: v for k, v in b.json().items() if k != "instance"}, ensure_ascii=False
     ).replace(missing, "N")
+
+
+def test_a_utility_sees_bundle_stretches_only_near_its_own_works(world: World) -> None:
+    """Like the footprint: P-1 runs along R1 0-400 m, so power sees bundle 1's stretches up to
+    430 m (30 m margin), not W-1's 600 m; the bureau sees them in full."""
+    w = world
+
+    def spans(org: str) -> list[tuple[str, float, float, float]]:
+        body = w.client.get(f"/bundles/{w.bundle1}", headers=w.headers(org)).json()
+        return [(s["road_id"], s["from_m"], s["to_m"], s["area_m2"]) for s in body["stretches"]]
+
+    full, mine = spans("bureau"), spans("power")
+    assert [(r, a, b) for r, a, b, _ in full] == [("R1", 0.0, 200.0), ("R1", 200.0, 600.0)]
+    assert [(r, a, b) for r, a, b, _ in mine] == [("R1", 0.0, 200.0), ("R1", 200.0, 430.0)]
+    assert mine[1][3] == pytest.approx(full[1][3] * 230 / 400)
+    listed = w.client.get("/bundles", headers=w.headers("power")).json()["bundles"]
+    assert [[(s["from_m"], s["to_m"]) for s in b["stretches"]] for b in listed] == [[(0.0, 200.0), (200.0, 430.0)]]
 
 
 def _package_text(data: bytes) -> str:
