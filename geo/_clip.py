@@ -1,24 +1,27 @@
 """Vectorised clipping of route segments against road corridors, in numpy (private helper).
 
-:func:`clip_lines` does for line works what ``shapely.intersection(work, corridor)`` followed by
-projection does in :mod:`geo.occupancy`, without building a geometry per piece:
+:func:`clip_lines` gives, for line works, what ``shapely.intersection(work, corridor)`` followed
+by ``line_locate_point`` of every vertex gives, without building a geometry per piece:
 
 1. every work segment is paired with every road segment whose box, grown by the road's half
-   width, meets its box (candidates from one bounding-box ``STRtree`` query of the works);
-2. in the road segment's frame (``u`` along, ``v`` left), the work segment is clipped to the
+   width (and the band below), meets its box — a uniform grid over the road segments, built
+   once per network (:class:`RoadSegments`);
+2. in the road segment's frame (``u`` along, ``v`` left) the work segment is clipped to the
    rectangle ``0 <= u <= L, |v| <= h`` (Liang–Barsky) and, at each interior vertex of the road,
-   to the disk of radius ``h`` (the round join): the corridor is the union of these pieces;
-3. the pieces of one work segment on one road are merged; consecutive pieces form the *parts*
-   that ``shapely.intersection`` would return;
-4. piece ends and middles are projected on the whole road (nearest road segment among the
-   candidates, first one on ties, as GEOS ``line_locate_point`` does).
+   to the disk of radius ``h`` (the round join): the exact corridor is the union of these;
+3. the ranges of one work segment on one road are merged; consecutive pieces meeting at a work
+   vertex form the *parts* that ``shapely.intersection`` returns;
+4. piece ends and middles are projected on the road: nearest candidate road segment, the first
+   one on ties, as GEOS ``line_locate_point`` does (a work vertex is projected once).
 
-GEOS buffers approximate round joins by chords and drop shallow concave vertices (up to 1 % of
-the buffer distance) before offsetting, so its corridor differs from the exact one within a thin
-band along the boundary. A (work, road) pair whose work passes through that band — in the outer
-wedge of a bend, or beside a road having such a shallow vertex — is returned in
-``fallback`` and left to the GEOS path, so results stay identical to clipping with
-``shapely.intersection``.
+GEOS buffers draw round joins with chords and drop concave vertices closer than 1 % of the
+distance to their neighbours' chord before offsetting, so the GEOS corridor differs from the
+exact one within a thin band along its edge. A (work segment, road) pair passing through that
+band — the outer wedge of a bend, or the edge of a road having such a shallow vertex — is
+clipped against the GEOS corridor polygon itself (:func:`_polygon_ranges`: crossings with its
+rings, even–odd rule for the pieces between), so results equal clipping with
+``shapely.intersection``. The off-road parts are the complement, per work segment, of the
+union over all roads.
 """
 
 from __future__ import annotations
@@ -192,7 +195,6 @@ class LineClip:
     ``piece_*``: one row per along-or-not piece of a kept part, with its work, road, measures of
     its ends, middle point and direction (the caller applies the angle rule); ``part_of_piece``
     numbers the parts. ``out_*``: the parts of each work outside every corridor, as lines.
-    ``fallback_work``: works to recompute with GEOS (none of their rows are given here).
     """
 
     piece_work: IntArray
@@ -209,7 +211,6 @@ class LineClip:
     out_work: IntArray
     out_geom: NDArray[np.object_]
     out_length: FloatArray
-    fallback_work: IntArray
 
 
 def _liang_barsky(  # noqa: PLR0917 (the four coordinates of a segment in the frame, then the box)
@@ -379,17 +380,13 @@ def clip_lines(
     ps = pkey // n_roads
     pr = pkey % n_roads
     pg = sgeom[ps]
-    fallback = np.zeros(len(geoms), dtype=bool)  # none left to GEOS
 
     # Off-road: per work segment, the complement of the union over all roads.
     out_work, out_geom, out_len = _outside(geoms, ps, t0, t1, sp, sq, slen, spart, sgeom, n_s, min_off_road_m)
-    keep_out = ~fallback[out_work]
-    out_work, out_geom, out_len = work_index[out_work[keep_out]], out_geom[keep_out], out_len[keep_out]
+    out_work = work_index[out_work]
 
-    # Drop the pieces of works left to GEOS; order pieces by (geometry, road, segment, t0).
+    # Order pieces by (geometry, road, segment, t0).
     pgr = pg * n_roads + pr
-    keep = ~fallback[pg]
-    ps, pr, pg, pgr, t0, t1 = ps[keep], pr[keep], pg[keep], pgr[keep], t0[keep], t1[keep]
     order = np.lexsort((t0, ps, pgr))
     ps, pr, pg, pgr, t0, t1 = ps[order], pr[order], pg[order], pgr[order], t0[order], t1[order]
     # Parts: consecutive pieces of one line part that meet at a vertex of the work.
@@ -439,7 +436,6 @@ def clip_lines(
         out_work=out_work,
         out_geom=out_geom,
         out_length=out_len,
-        fallback_work=work_index[np.flatnonzero(fallback)],
     )
 
 
@@ -653,3 +649,15 @@ def _polygon_ranges(  # noqa: PLR0917
     onb = np.bincount(row2[dist <= 1e-9], minlength=len(prow)) > 0
     inside = odd | onb
     return t0[inside], t1[inside], prow[inside]
+
+
+def zone_candidates(geoms: NDArray[np.object_], segs: RoadSegments) -> tuple[IntArray, IntArray]:
+    """``(geometry, road)`` pairs whose boxes meet (a geometry's box against road segment boxes)."""
+    none = np.zeros(0, dtype=np.int64)
+    if len(geoms) == 0:
+        return none, none
+    b = shapely.bounds(geoms)
+    gi, k = segs.candidates(b[:, :2], b[:, 2:])
+    key = np.unique(gi * (int(segs.road.max()) + 1 if len(segs.road) else 1) + segs.road[k])
+    n = int(segs.road.max()) + 1 if len(segs.road) else 1
+    return key // n, key % n

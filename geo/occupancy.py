@@ -32,7 +32,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from geo._clip import RoadSegments, clip_lines, project_on_roads
+from geo._clip import RoadSegments, clip_lines, project_on_roads, zone_candidates
 from geo.roads import RoadNetwork
 from onetrench.settings import Settings
 
@@ -46,6 +46,9 @@ MIN_PART_M = 1e-6
 MIN_OFF_ROAD_M = 0.01
 #: Intervals closer than this (m) are merged.
 MERGE_TOLERANCE_M = 1e-6
+
+#: Segments per quarter circle at the round joins of corridors (shapely's ``LineString.buffer`` default).
+CORRIDOR_QUAD_SEGS = 16
 
 #: Half-length of the chord (m) giving the centreline's direction at a measure.
 TANGENT_STEP_M = 0.5
@@ -229,10 +232,20 @@ def road_segments(net: RoadNetwork) -> RoadSegments:
 
 
 def _corridors(net: RoadNetwork, idx: IntArray) -> GeomArray:
-    """Corridors of roads ``idx`` (from the network's cache when built; same GEOS buffer)."""
-    if "corridors" in net._cache:
-        return net.corridors[idx]
-    return shapely.buffer(net.centrelines[idx], net.widths[idx] / 2.0, cap_style="flat")
+    """Corridors of roads ``idx``: ``centreline.buffer(width_m / 2, cap_style="flat")``.
+
+    As ``LineString.buffer`` draws them (16 segments per quarter circle at bends), built for the
+    roads asked for and kept in the network's cache.
+    """
+    cache = net._cache.get("corridors16")
+    if cache is None:
+        cache = net._cache["corridors16"] = np.full(len(net.roads), None, dtype=object)
+    todo = np.unique(idx[cache[idx] == None])  # noqa: E711 (element-wise)
+    if len(todo):
+        cache[todo] = shapely.buffer(
+            net.centrelines[todo], net.widths[todo] / 2.0, quad_segs=CORRIDOR_QUAD_SEGS, cap_style="flat"
+        )
+    return cache[idx]
 
 
 def compute_occupancy(
@@ -320,11 +333,10 @@ def compute_occupancy(
     c_r = [clip.piece_road[first[c_sel]]]
     c_m = [(p_lo[c_sel] + p_hi[c_sel]) / 2.0]
 
-    # GEOS path: work zones and the routes clip_lines left to it.
-    slow = np.union1d(np.flatnonzero(~is_line), clip.fallback_work).astype(np.int64)
-    wi, ri = net.tree.query(geoms[slow], predicate="intersects") if len(slow) else (none_i, none_i)
-    wi = slow[wi].astype(np.int64)
-    ri = ri.astype(np.int64)
+    # GEOS path: work zones, against the roads whose segment boxes meet theirs.
+    slow = np.flatnonzero(~is_line).astype(np.int64)
+    wi, ri = zone_candidates(geoms[slow], road_segments(net))
+    wi = slow[wi]
     g = _geos_pieces(geoms, wi, ri, net, cos_cross, flat)
     nk_w.append(g.work)
     nk_r.append(g.road)
@@ -344,7 +356,7 @@ def compute_occupancy(
     c_order = np.lexsort((cm, cr, cw))
 
     if with_off_road:
-        sub_w, sub_g, sub_len, sub_area = _off_road(geoms, wi, ri, net.corridors, g.covered, slow)
+        sub_w, sub_g, sub_len, sub_area = _off_road(geoms, wi, ri, _corridors(net, ri), g.covered, slow)
         ow = np.concatenate([clip.out_work, sub_w])
         o_order = np.argsort(ow, kind="stable")
         ow = ow[o_order]
@@ -387,14 +399,14 @@ def _geos_pieces(  # noqa: PLR0917
     geoms: GeomArray, wi: IntArray, ri: IntArray, net: RoadNetwork, cos_cross: FloatArray, flat: FlatLines
 ) -> _GeosPieces:
     """Occupancy pieces of candidate pairs ``(wi, ri)`` by clipping with ``shapely.intersection``."""
-    corridors = net.corridors
+    corridors = _corridors(net, ri)
     # Works lying wholly inside a corridor (most routes along one road) need no clipping there.
     pieces = geoms[wi]
     inside = np.zeros(len(wi), dtype=bool)
     if len(wi):
-        inside = shapely.covered_by(pieces, corridors[ri])
+        inside = shapely.covered_by(pieces, corridors)
         clip = ~inside
-        pieces[clip] = shapely.intersection(pieces[clip], corridors[ri[clip]])
+        pieces[clip] = shapely.intersection(pieces[clip], corridors[clip])
     covered = np.zeros(len(geoms), dtype=bool)
     covered[wi[inside]] = True
     parts, pair = shapely.get_parts(pieces, return_index=True)
@@ -465,8 +477,8 @@ def _off_road(  # noqa: PLR0917
 ) -> tuple[IntArray, GeomArray, FloatArray, FloatArray]:
     """Parts of the works ``subset`` outside all corridors, by repeated vectorised differences.
 
-    ``(wi, ri)`` are their candidate pairs, sorted by work. Works ``covered`` by one corridor are
-    skipped; the others lose one corridor per round.
+    ``(wi, ri)`` are their candidate pairs, sorted by work, and ``corridors`` the corridor of each
+    pair. Works ``covered`` by one corridor are skipped; the others lose one corridor per round.
     """
     todo = np.zeros(len(geoms), dtype=bool)
     todo[subset] = True
@@ -474,13 +486,13 @@ def _off_road(  # noqa: PLR0917
     rest = np.empty(len(geoms), dtype=object)
     rest[todo] = geoms[todo]
     pick = todo[wi]
-    wi, ri = wi[pick], ri[pick]
+    wi, ri, corridors = wi[pick], ri[pick], corridors[pick]
     if len(wi):
         first = np.searchsorted(wi, wi, side="left")  # query output is sorted by work
         rank = np.arange(len(wi)) - first
         for k in range(int(rank.max()) + 1):
             sel = rank == k
-            rest[wi[sel]] = shapely.difference(rest[wi[sel]], corridors[ri[sel]])
+            rest[wi[sel]] = shapely.difference(rest[wi[sel]], corridors[sel])
     sub_geoms = geoms[subset]
     is_poly = np.isin(shapely.get_type_id(sub_geoms), _POLY_TYPES)
     cov = covered[subset]
