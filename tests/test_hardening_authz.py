@@ -17,8 +17,9 @@ The world (one per module and backend, built through the service itself):
 
 Every work ends in a distinctive vertex far from every road and every other work. No body,
 map or export answered to a utility may contain another organisation's distinctive vertex, in
-any rendering the service might print (EPSG:4490 with 4 to 12 decimals, EPSG:4545 metres);
-the bureau's answers do (positive control). The API has no GeoJSON/CSV download besides its
+any rendering the service might print (EPSG:4490 with 4 to 12 decimals, EPSG:4545 metres),
+nor the part of W-1 along R1 beyond P-1 (its longitudes, its chainage K0+600, "600 m" labels,
+``"to_m": 600`` in JSON); the bureau's answers do (positive control). The API has no GeoJSON/CSV download besides its
 JSON bodies (GeoJSON geometries) and the permit package (bureau only), so those are what is
 searched.
 
@@ -75,6 +76,8 @@ VERTEX = {
 #: (P-1's end plus the 30 m a utility sees around its works) to 600 m, where it leaves R1. No
 #: longitude of that part may reach A (its latitude is R1's own, which is public).
 ALONG = {"water:W-1": (500.0, 600.0)}
+#: The same part as measures along R1 (W-1 ends there at 600 m): chainage, label and JSON forms.
+MEASURES = {"water:W-1": re.compile(r"K0\+600|(?<![\w.])600(?:\.0+)?\s*m(?![\w²])|\"to_m\":\s*600")}
 
 
 def _line(points: list[tuple[float, float]]) -> dict[str, Any]:
@@ -137,6 +140,8 @@ def needles(key: str) -> list[re.Pattern[str]]:
         lon, _ = TO_LONLAT.transform(X0 + x_on_road, Y0)
         for four in (f"{int(lon * 1e4) / 1e4:.4f}", f"{lon:.4f}"):
             out.append(re.compile(r"(?<![\w.])" + re.escape(four)))
+    if key in MEASURES:
+        out.append(MEASURES[key])
     return out
 
 
@@ -571,7 +576,7 @@ def test_every_authenticated_refusal_has_its_status_and_changes_nothing(world: W
             r = w.client.request(
                 method, target, headers=w.headers(ORG_OF[caller]), **request_kwargs(w, method, path, caller)
             )
-            if r.status_code != status or not _is_problem(r, status):
+            if r.status_code != status or not _is_problem(r, status) or leaked(r.text, _foreign(caller)):
                 wrong.append((method, path, caller, status, r.status_code, r.text[:160]))
             sent.append((str(status), f"{method} {target.split('?')[0]}", w.org_id[ORG_OF[caller]]))
         assert snapshot(w.engine) == before, (method, path)
@@ -611,6 +616,9 @@ def test_every_allowed_read_answers_and_leaks_no_foreign_route(world: World) -> 
     for path in ("/works", "/findings", "/maps/review"):
         body = next(b for p, b in bureau_bodies if p == path)
         assert leaked(body, set(VERTEX)) == sorted(VERTEX), path
+    for path in ("/bundles", "/maps/review", "/maps/bundles/{bundle_id}", "/maps/roads/{road_id}/timeline"):
+        body = next(b for p, b in bureau_bodies if p == path)
+        assert MEASURES["water:W-1"].search(body), path
     own = w.client.get("/works", headers=w.headers("power")).json()["works"]
     shared = next(x for x in own if x["key"] == "water:W-1")
     assert shared["redacted"] is True
