@@ -304,7 +304,9 @@ def clip_lines(
 ) -> LineClip:
     """Clip line works (LineString / MultiLineString) against all road corridors, in numpy.
 
-    ``work_index[i]`` is the caller's index of ``geoms[i]``.
+    ``work_index[i]`` is the caller's index of ``geoms[i]``; ``corridors(idx)`` gives the GEOS
+    corridor polygons of roads ``idx``. Off-road parts shorter than ``min_off_road_m`` are left
+    out; a negative value skips them altogether.
     """
     # Work segments.
     parts, part_owner = shapely.get_parts(geoms, return_index=True)
@@ -382,7 +384,10 @@ def clip_lines(
     pg = sgeom[ps]
 
     # Off-road: per work segment, the complement of the union over all roads.
-    out_work, out_geom, out_len = _outside(geoms, ps, t0, t1, sp, sq, slen, spart, sgeom, n_s, min_off_road_m)
+    if min_off_road_m >= 0:
+        out_work, out_geom, out_len = _outside(geoms, ps, t0, t1, sp, sq, slen, spart, sgeom, n_s, min_off_road_m)
+    else:
+        out_work, out_geom, out_len = np.zeros(0, np.int64), np.zeros(0, dtype=object), np.zeros(0)
     out_work = work_index[out_work]
 
     # Order pieces by (geometry, road, segment, t0).

@@ -305,7 +305,7 @@ def compute_occupancy(
         n_roads,
         lambda idx: _corridors(net, idx),
         min_part_m=MIN_PART_M,
-        min_off_road_m=MIN_OFF_ROAD_M,
+        min_off_road_m=MIN_OFF_ROAD_M if with_off_road else -1.0,
     )
     # Numpy pieces: the angle rule per piece; parts without an along-road piece are crossings.
     tangent, off = clip.piece_tangent, clip.piece_offset
@@ -319,12 +319,9 @@ def compute_occupancy(
     lo = np.minimum(clip.piece_m0, clip.piece_m1)
     hi = np.maximum(clip.piece_m0, clip.piece_m1)
     has_along = np.bincount(clip.piece_part[along], minlength=n_parts) > 0
-    p_lo = np.full(n_parts, np.inf)
-    p_hi = np.full(n_parts, -np.inf)
-    np.minimum.at(p_lo, clip.piece_part, lo)
-    np.maximum.at(p_hi, clip.piece_part, hi)
-    first = np.zeros(n_parts, dtype=np.int64)
-    first[clip.piece_part[::-1]] = np.arange(len(clip.piece_part))[::-1]
+    first = group_starts(clip.piece_part)  # pieces of a part are contiguous
+    p_lo = np.minimum.reduceat(lo, first) if n_parts else none_f
+    p_hi = np.maximum.reduceat(hi, first) if n_parts else none_f
     c_sel = ~has_along
     nk_w = [clip.piece_work[along]]
     nk_r = [clip.piece_road[along]]
@@ -399,6 +396,9 @@ def _geos_pieces(  # noqa: PLR0917
     geoms: GeomArray, wi: IntArray, ri: IntArray, net: RoadNetwork, cos_cross: FloatArray, flat: FlatLines
 ) -> _GeosPieces:
     """Occupancy pieces of candidate pairs ``(wi, ri)`` by clipping with ``shapely.intersection``."""
+    if len(wi) == 0:
+        zi, zf = np.zeros(0, dtype=np.int64), np.zeros(0)
+        return _GeosPieces(zi, zi, zf, zf, zf, zi, zi, zf, np.zeros(len(geoms), dtype=bool))
     corridors = _corridors(net, ri)
     # Works lying wholly inside a corridor (most routes along one road) need no clipping there.
     pieces = geoms[wi]
