@@ -666,6 +666,25 @@ def test_a_utility_sees_bundle_stretches_only_near_its_own_works(world: World) -
     assert [[(s["from_m"], s["to_m"]) for s in b["stretches"]] for b in listed] == [[(0.0, 200.0), (200.0, 430.0)]]
 
 
+def test_idempotency_keys_do_not_cross_organisations(world: World) -> None:
+    """An upload retried with another organisation's idempotency key gets its own answer, never
+    the stored answer of the other organisation's upload (which carries its full routes)."""
+    w = world
+    key = {"Idempotency-Key": "authz-9f1c2a9e-shared"}
+    theirs = w.client.post("/works", json=UPLOADS["water"], headers=w.headers("water") | key)
+    assert theirs.status_code == 200, theirs.text
+    assert leaked(theirs.text, {"water:W-1", "water:W-2"}) == ["water:W-1", "water:W-2"]
+    for org, doc in (("power", UPLOADS["power"]), ("telecom", UPLOADS["telecom"])):
+        mine = w.client.post("/works", json=doc, headers=w.headers(org) | key)
+        assert mine.status_code == 200, mine.text
+        assert mine.headers["Idempotent-Replayed"] == "false"
+        assert [x["key"] for x in mine.json()["works"]] == [k for k in VERTEX if k.startswith(f"{org}:")]
+        assert leaked(mine.text, {k for k in VERTEX if not k.startswith(f"{org}:")}) == []
+        again = w.client.post("/works", json=doc, headers=w.headers(org) | key)
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.content == mine.content
+
+
 def _package_text(data: bytes) -> str:
     """The text members of a permit package (ZIP), concatenated."""
     parts = []
