@@ -9,10 +9,12 @@ through junctions), 10 % turn at a junction (L-shaped), 12 % cross a road (servi
 6 % are excavation pits (polygons).
 
 For each N it prints the detector's time (from works + roads to the list of shared stretches,
-occupancy and off-road parts), the peak resident memory of the process, the number of shared
+occupancy and off-road parts; the JSON line also has the time without off-road parts, which is
+what the plain approach computes), the peak resident memory of the process, the number of shared
 pairs, the median time of one ``WorkIndex.query`` against the N indexed works, and for N up to
 10k the same for two plain geopandas approaches, with the ratio and whether they found the same
-pairs: ``plain`` computes the same definition the usual way (corridors by buffer, works clipped by
+pairs, and the ratio of wall times and of CPU times (steadier on a shared machine):
+``plain`` computes the same definition the usual way (corridors by buffer, works clipped by
 ``overlay``, candidate pairs by ``sjoin`` of buffered pieces, measures row by row in Python);
 ``footprint`` is the GIS-desktop approach (1 m footprints, ``sjoin``, ``overlay`` of footprints
 with corridors and of the pieces with each other, shared length = area / 1 m), which answers a
@@ -346,6 +348,11 @@ def run_one(n: int, *, plain_max: int, queries: int) -> dict[str, object]:
     out["peak_rss_mb"] = round(maxrss_mb())
     fast_pairs = {(s.road_id, *s.work_ids) for s in res.shared}
     del res
+    # The same without off-road parts (what the plain approach computes: the shared pairs only).
+    t0, c0 = time.perf_counter(), time.process_time()
+    detect(works, RoadNetwork(roads=roads, crs=settings.working_crs), settings=settings, with_off_road=False)
+    out["detect_pairs_only_s"] = round(time.perf_counter() - t0, 3)
+    out["detect_pairs_only_cpu_s"] = round(time.process_time() - c0, 3)
     if queries:
         stored, new = works[:-queries], works[-queries:]
         t0 = time.perf_counter()
@@ -361,11 +368,12 @@ def run_one(n: int, *, plain_max: int, queries: int) -> dict[str, object]:
     if n <= plain_max:
         t0, c0 = time.perf_counter(), time.process_time()
         plain = plain_geopandas(works, roads, settings)
-        plain_s = time.perf_counter() - t0
+        plain_s, plain_cpu = time.perf_counter() - t0, time.process_time() - c0
         out["plain_s"] = round(plain_s, 2)
-        out["plain_cpu_s"] = round(time.process_time() - c0, 2)
+        out["plain_cpu_s"] = round(plain_cpu, 2)
         out["plain_pairs"] = len(plain)
         out["ratio"] = round(plain_s / det_s, 1)
+        out["cpu_ratio"] = round(plain_cpu / det_cpu, 1)
         out["same_pairs"] = plain == fast_pairs
         out["pair_differences"] = len(plain ^ fast_pairs)
         t0 = time.perf_counter()
@@ -392,7 +400,8 @@ def main() -> None:
     print(f"# synthetic city: {WORKS_PER_KM:g} works per km of road, block {BLOCK_M:g} m; 1 process per N")
     header = (
         f"{'N':>9} {'roads':>8} {'road km':>9} {'detect s':>9} {'peak MB':>8} {'pairs':>9} "
-        f"{'query ms':>9} {'plain s':>8} {'ratio':>6} {'same':>5} {'footpr s':>9} {'ratio':>6} {'missed':>7}"
+        f"{'query ms':>9} {'plain s':>8} {'ratio':>6} {'cpu r.':>6} {'same':>5} "
+        f"{'footpr s':>9} {'ratio':>6} {'missed':>7}"
     )
     print(header)
     for n in (int(x) for x in args.sizes.split(",")):
@@ -414,7 +423,8 @@ def main() -> None:
         print(
             f"{r['n']:>9} {r['roads']:>8} {r['road_km']:>9} {r['detect_s']:>9} {r['peak_rss_mb']:>8} "
             f"{r['pairs']:>9} {r.get('query_median_ms', '-'):>9} {r.get('plain_s', '-'):>8} "
-            f"{r.get('ratio', '-'):>6} {r.get('same_pairs', '-')!s:>5} {r.get('footprint_s', '-'):>9} "
+            f"{r.get('ratio', '-'):>6} {r.get('cpu_ratio', '-'):>6} {r.get('same_pairs', '-')!s:>5} "
+            f"{r.get('footprint_s', '-'):>9} "
             f"{r.get('footprint_ratio', '-'):>6} {r.get('footprint_missed', '-'):>7}"
         )
         print("   ", json.dumps(r))
