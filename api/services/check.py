@@ -486,6 +486,8 @@ def store_findings(session: Session, findings: Sequence[Finding], pk_by_key: dic
     wkb = shapely.to_wkb(shapely.set_srid(np.array(geoms, dtype=object), SRID), include_srid=True)
     records = [values | {"created_at": now} for _, values in unique.values()]
     postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres and len(records) <= SMALL_INSERT_MAX:
+        return _insert_small_pg(session, unique, records=records, wkb=wkb, geoms=geoms, pk_by_key=pk_by_key, now=now)
     if postgres:
         ids = next_ids(session, "findings", len(records))
         copy_rows(
@@ -521,6 +523,68 @@ def store_findings(session: Session, findings: Sequence[Finding], pk_by_key: dic
             finding_ids.append(fid)
             work_pks.append(pk)
     insert_links(session, finding_ids, work_pks)
+    return out
+
+
+#: Up to this many findings, PostgreSQL gets them and their links in one statement (no ``COPY``).
+SMALL_INSERT_MAX = 500
+
+_TEXT_COLUMNS = ("key", "kind", "severity", "work_keys", "road_id", "road_name", "zh", "en", "fix_zh", "fix_en")
+
+_INSERT_SMALL = text(
+    "WITH f AS ("
+    " INSERT INTO findings (key, kind, severity, work_keys, road_id, road_name, zh, en, fix_zh, fix_en,"
+    " measures, data, geometry, created_at)"
+    " SELECT u.key, u.kind, u.severity, CAST(u.work_keys AS json), u.road_id, u.road_name, u.zh, u.en,"
+    " u.fix_zh, u.fix_en, CAST(u.measures AS json), CAST(u.data AS json), ST_GeomFromEWKB(u.geom), :now"
+    " FROM unnest(CAST(:key AS text[]), CAST(:kind AS text[]), CAST(:severity AS text[]),"
+    " CAST(:work_keys AS text[]), CAST(:road_id AS text[]), CAST(:road_name AS text[]), CAST(:zh AS text[]),"
+    " CAST(:en AS text[]), CAST(:fix_zh AS text[]), CAST(:fix_en AS text[]), CAST(:measures AS text[]),"
+    " CAST(:data AS text[]), CAST(:geom AS bytea[]))"
+    " AS u(key, kind, severity, work_keys, road_id, road_name, zh, en, fix_zh, fix_en, measures, data, geom)"
+    " RETURNING id, key"
+    "), l AS ("
+    " INSERT INTO finding_works (finding_id, work_pk)"
+    " SELECT f.id, x.work_pk FROM f JOIN unnest(CAST(:lkey AS text[]), CAST(:lwork AS int[])) AS x(key, work_pk)"
+    " ON x.key = f.key"
+    ") SELECT id, key FROM f"
+)
+
+
+def _insert_small_pg(
+    session: Session,
+    unique: dict[str, tuple[Finding, dict[str, Any]]],
+    *,
+    records: list[dict[str, Any]],
+    wkb: Any,
+    geoms: list[Any],
+    pk_by_key: dict[str, int],
+    now: Any,
+) -> list[FindingRow]:
+    """Findings and their links in one round trip (arrays ``unnest``-ed into two inserts)."""
+    params: dict[str, Any] = {c: [copy_value(rec[c]) for rec in records] for c in _TEXT_COLUMNS}
+    params["measures"] = [copy_value(rec["measures"]) for rec in records]
+    params["data"] = [copy_value(rec["data"]) for rec in records]
+    params["geom"] = [None if w is None else bytes(w) for w in wkb]
+    params["now"] = now
+    lkey: list[str] = []
+    lwork: list[int] = []
+    for key, (finding, _) in unique.items():
+        for pk in sorted({pk_by_key[k] for k in finding.work_ids if k in pk_by_key}):
+            lkey.append(key)
+            lwork.append(pk)
+    params["lkey"] = lkey
+    params["lwork"] = lwork
+    id_of = {key: int(fid) for fid, key in session.execute(_INSERT_SMALL, params)}
+    out: list[FindingRow] = []
+    new_instance = FindingRow.__mapper__.class_manager.new_instance
+    for rec, w, g in zip(records, wkb, geoms, strict=True):
+        row = new_instance()
+        row.__dict__.update(rec)
+        row.__dict__["id"] = id_of[rec["key"]]
+        row.__dict__["geometry"] = None if g is None else shaped_element(g, w)
+        out.append(row)
+    out.sort(key=lambda r: r.id)
     return out
 
 
