@@ -482,13 +482,16 @@ def store_findings(session: Session, findings: Sequence[Finding], pk_by_key: dic
         return []
     session.flush()
     now = utcnow()
-    geoms = [f.geometry if f.geometry is not None and not f.geometry.is_empty else None for f, _ in unique.values()]
-    wkb = shapely.to_wkb(shapely.set_srid(np.array(geoms, dtype=object), SRID), include_srid=True)
+    garr = np.array([f.geometry for f, _ in unique.values()], dtype=object)
+    garr[shapely.is_empty(garr)] = None
+    geoms: list[Any] = garr.tolist()
+    wkb = shapely.to_wkb(shapely.set_srid(garr, SRID), include_srid=True)
     records = [values | {"created_at": now} for _, values in unique.values()]
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres and len(records) <= SMALL_INSERT_MAX:
         return _insert_small_pg(session, unique, records=records, wkb=wkb, geoms=geoms, pk_by_key=pk_by_key, now=now)
     if postgres:
+        dumps = json.dumps
         ids = next_ids(session, "findings", len(records))
         copy_rows(
             session,
@@ -497,7 +500,19 @@ def store_findings(session: Session, findings: Sequence[Finding], pk_by_key: dic
             (
                 (
                     fid,
-                    *(copy_value(rec[c]) for c in FINDING_COLUMNS[1:]),
+                    rec["key"],
+                    copy_value(rec["kind"]),
+                    copy_value(rec["severity"]),
+                    dumps(rec["work_keys"], ensure_ascii=False),
+                    rec["road_id"],
+                    rec["road_name"],
+                    rec["zh"],
+                    rec["en"],
+                    rec["fix_zh"],
+                    rec["fix_en"],
+                    dumps(rec["measures"]),
+                    dumps(rec["data"], ensure_ascii=False),
+                    now,
                     None if w is None else w.hex(),
                 )
                 for fid, rec, w in zip(ids, records, wkb, strict=True)
