@@ -663,10 +663,27 @@ def insert_links(session: Session, finding_ids: list[int], work_pks: list[int]) 
 
 
 def insert_occupancies(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert occupancy rows: ``COPY`` on PostgreSQL, ``executemany`` on SQLite."""
+    """Insert occupancy rows: one ``unnest`` insert or ``COPY`` (many) on PostgreSQL, ``executemany`` on SQLite."""
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql" and len(rows) <= SMALL_INSERT_MAX:
+        session.execute(
+            text(
+                "INSERT INTO occupancies (work_pk, road_pk, intervals, offsets_m, crossings, length_m) "
+                "SELECT w, r, CAST(i AS json), CAST(o AS json), CAST(c AS json), n FROM unnest(CAST(:w AS int[]), "
+                "CAST(:r AS int[]), CAST(:i AS text[]), CAST(:o AS text[]), CAST(:c AS text[]), "
+                "CAST(:n AS float8[])) AS u(w, r, i, o, c, n)"
+            ),
+            {
+                "w": [r["work_pk"] for r in rows],
+                "r": [r["road_pk"] for r in rows],
+                "i": [json.dumps(r["intervals"]) for r in rows],
+                "o": [json.dumps(r["offsets_m"]) for r in rows],
+                "c": [json.dumps(r["crossings"]) for r in rows],
+                "n": [float(r["length_m"]) for r in rows],
+            },
+        )
+    elif session.get_bind().dialect.name == "postgresql":
         cols = ["work_pk", "road_pk", "intervals", "offsets_m", "crossings", "length_m"]
         copy_rows(session, "occupancies", cols, ([copy_value(r[c]) for c in cols] for r in rows))
     else:
