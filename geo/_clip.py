@@ -212,6 +212,21 @@ class LineClip:
     out_geom: NDArray[np.object_]
     out_length: FloatArray
 
+    @classmethod
+    def concatenate(cls, clips: list[LineClip]) -> LineClip:
+        """One :class:`LineClip` from several (part numbers shifted to stay distinct)."""
+        if len(clips) == 1:
+            return clips[0]
+        shift = np.cumsum([0] + [int(c.piece_part.max()) + 1 if len(c.piece_part) else 0 for c in clips[:-1]])
+        return cls(
+            **{
+                name: np.concatenate([getattr(c, name) for c in clips])
+                for name in cls.__dataclass_fields__
+                if name != "piece_part"
+            },
+            piece_part=np.concatenate([c.piece_part + k for c, k in zip(clips, shift, strict=True)]),
+        )
+
 
 def _liang_barsky(  # noqa: PLR0917 (the four coordinates of a segment in the frame, then the box)
     u0: FloatArray, du: FloatArray, v0: FloatArray, dv: FloatArray, length: FloatArray, h: FloatArray

@@ -1,22 +1,26 @@
 """Occupancy: where each work runs inside each road corridor (design.md, rule 1), vectorised.
 
-The computation works on whole arrays with shapely 2 and numpy, never pair by pair in Python:
+The computation works on whole arrays with numpy (and shapely 2 for work zones), never pair by
+pair in Python. The corridor of a road is ``centreline.buffer(width_m / 2, cap_style="flat")``.
 
-1. candidate (work, road) pairs: one ``STRtree.query(works, predicate="intersects")`` on the
-   corridors (centrelines buffered by ``width_m / 2``, flat caps);
-2. works wholly inside a candidate corridor (``shapely.covered_by``, prepared) are kept whole;
-   the others are clipped to it in one ``shapely.intersection`` call; all are split into parts;
-3. every vertex of every part is projected onto its road (``shapely.line_locate_point``);
-4. a segment of a line part at most ``crossing_angle`` off the centreline's direction at the
+1. routes (lines) are clipped in numpy by :func:`geo._clip.clip_lines`: each route segment
+   against the road segments near it (a grid over the road segments), in the road segment's
+   frame; the pieces equal those of ``shapely.intersection(route, corridor)``, and every piece
+   end is projected on its road as ``shapely.line_locate_point`` would;
+2. work zones (polygons) wholly inside a candidate corridor (``shapely.covered_by``) are kept
+   whole, the others clipped with ``shapely.intersection``; their outlines are projected;
+3. a segment of a line part at most ``crossing_angle`` off the centreline's direction at the
    segment's midpoint (:func:`local_frame`) runs along the road and covers ``[m0, m1]``, the
    measures of its ends; steeper segments add no length. A line part with no along-road
    segment is a *crossing*, recorded at the middle of its extent (so a route turning off at a
    junction is not a crossing of the road it leaves, and roads split at junctions give the same
    lengths as unsplit ones);
-5. a polygon work zone covers the extent of its outline within the corridor;
-6. intervals are merged per (work, road) with a grouped running maximum; each merged interval
+4. a polygon work zone covers the extent of its outline within the corridor;
+5. intervals are merged per (work, road) with a grouped running maximum; each merged interval
    keeps the length-weighted mean of its pieces' signed lateral offsets (positive = left of the
-   digitising direction, measured at the middle of each segment, or the zone's centroid).
+   digitising direction, measured at the middle of each segment, or the zone's centroid);
+6. off-road parts: for routes the complement of their pieces on all roads, for zones repeated
+   ``shapely.difference`` with their candidate corridors.
 
 The result is an :class:`OccupancyTable` of flat arrays; :mod:`geo.overlap` turns it into
 shared stretches and domain objects.
@@ -32,7 +36,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from geo._clip import RoadSegments, clip_lines, project_on_roads, zone_candidates
+from geo._clip import LineClip, RoadSegments, clip_lines, project_on_roads, zone_candidates
 from geo.roads import RoadNetwork
 from onetrench.settings import Settings
 
@@ -46,6 +50,9 @@ MIN_PART_M = 1e-6
 MIN_OFF_ROAD_M = 0.01
 #: Intervals closer than this (m) are merged.
 MERGE_TOLERANCE_M = 1e-6
+
+#: Routes clipped per numpy pass (bounds the temporary arrays; a few MB per thousand routes).
+LINE_CHUNK = 10_000
 
 #: Segments per quarter circle at the round joins of corridors (shapely's ``LineString.buffer`` default).
 CORRIDOR_QUAD_SEGS = 16
@@ -298,15 +305,20 @@ def compute_occupancy(
     _, cos_cross = net.thresholds(settings)
     flat = flat_lines(net)
     line_idx = np.flatnonzero(is_line).astype(np.int64)
-    clip = clip_lines(
-        geoms[line_idx],
-        line_idx,
-        road_segments(net),
-        n_roads,
-        lambda idx: _corridors(net, idx),
-        min_part_m=MIN_PART_M,
-        min_off_road_m=MIN_OFF_ROAD_M if with_off_road else -1.0,
-    )
+    # In chunks of routes: bounded temporary arrays, and they stay in cache.
+    clips = [
+        clip_lines(
+            geoms[chunk],
+            chunk,
+            road_segments(net),
+            n_roads,
+            lambda idx: _corridors(net, idx),
+            min_part_m=MIN_PART_M,
+            min_off_road_m=MIN_OFF_ROAD_M if with_off_road else -1.0,
+        )
+        for chunk in np.array_split(line_idx, max(1, -(-len(line_idx) // LINE_CHUNK)))
+    ]
+    clip = LineClip.concatenate(clips)
     # Numpy pieces: the angle rule per piece; parts without an along-road piece are crossings.
     tangent, off = clip.piece_tangent, clip.piece_offset
     edge = np.flatnonzero(~clip.piece_frame_known)
