@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import shapely
 from geoalchemy2.elements import WKBElement
-from sqlalchemy import Engine, Select, delete, func, insert, select, text, update
+from sqlalchemy import ARRAY, Engine, Integer, Select, cast, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from api.models import SRID, FindingRow, FindingWork, OccupancyRow, RoadRow, ServiceLock, WorkRow, utcnow
@@ -354,24 +354,23 @@ def _near_work_rows(session: Session, new_ids: Sequence[int], margin: float) -> 
                 )
             )
     else:
-        for chunk in _chunks(list(new_ids)):
-            n = table.alias("n")
-            near = (
-                select(table.c.id)
-                .join(n, func.ST_DWithin(table.c.geometry, n.c.geometry, margin))
-                .where(n.c.id.in_(chunk))
-            )
-            found.extend(
-                r
-                for r in session.execute(
-                    select(*cols, func.ST_AsBinary(table.c.geometry)).where(
-                        table.c.id.in_(near), table.c.withdrawn.is_(False)
-                    )
+        # one query for all new works (an array parameter has no size limit): each nearby work
+        # comes once, however many new works it is near
+        n = table.alias("n")
+        near = (
+            select(table.c.id)
+            .join(n, func.ST_DWithin(table.c.geometry, n.c.geometry, margin))
+            .where(n.c.id == func.any(cast(list(new_ids), ARRAY(Integer))))
+        )
+        found.extend(
+            r
+            for r in session.execute(
+                select(*cols, func.ST_AsBinary(table.c.geometry)).where(
+                    table.c.id.in_(near), table.c.withdrawn.is_(False)
                 )
-                if r[0] not in new
             )
-    if len(new_ids) > CHUNK:  # a work near two chunks came twice
-        found = list({r[0]: r for r in found}.values())
+            if r[0] not in new
+        )
     geoms = shapely.from_wkb([bytes(r[-1]) for r in found]) if found else []
     return [(int(r[0]), _work_of(r, g)) for r, g in zip(found, geoms, strict=True)]
 
