@@ -324,7 +324,10 @@ def clip_lines(
     out; a negative value skips them altogether.
     """
     # Work segments.
-    parts, part_owner = shapely.get_parts(geoms, return_index=True)
+    if np.any(shapely.get_type_id(geoms) == 5):  # MultiLineString: one part per line
+        parts, part_owner = shapely.get_parts(geoms, return_index=True)
+    else:
+        parts, part_owner = geoms, np.arange(len(geoms))
     xy, vpart = shapely.get_coordinates(parts, return_index=True)
     ok = np.flatnonzero((vpart[1:] == vpart[:-1]) & np.any(xy[1:] != xy[:-1], axis=1)) if len(xy) else np.zeros(0, int)
     sp = xy[ok]

@@ -151,7 +151,9 @@ def _validate_works(works: Sequence[Work]) -> list[str]:
             f"工程编号重复：{', '.join(dup[:10])}",
             f"duplicate work ids: {', '.join(dup[:10])}",
         )
-    bad = [w.work_id for w in works if w.geometry is None or w.geometry.is_empty]
+    geoms = [w.geometry for w in works]
+    empty = np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms)).tolist() if geoms else []
+    bad = [ids[i] for i in empty]
     if bad:
         raise InputError(f"工程几何为空：{', '.join(bad[:10])}", f"works with empty geometry: {', '.join(bad[:10])}")
     return ids
