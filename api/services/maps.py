@@ -76,6 +76,10 @@ def bundle_html(session: Session, principal: Principal, bundle_id: str, *, setti
     keys = set(view.row.work_keys)
     road_ids = {s["road_id"] for s in view.stretches}
     bundle = _seen(view)
+    if view.redacted:  # a utility's map draws the works it may see (of others: their shared stretches)
+        shown = {w.work_id for w in works}
+        keys &= shown
+        bundle = dataclasses.replace(bundle, work_ids=tuple(k for k in bundle.work_ids if k in shown))
     try:
         from maps.bundle import bundle_map  # type: ignore[import-not-found,unused-ignore]
     except ImportError:  # pragma: no cover - until maps/bundle.py lands
