@@ -11,17 +11,18 @@ existence of another organisation's work or bundle must not leak, the answer is 
 The world (one per module and backend, built through the service itself):
 
 - org A ``power``: P-1 on R1 0-400 m, then off-road to a distinctive vertex;
-- org B ``water``: W-1 on R1 200-600 m (shares 200-400 m with P-1 in the same period: bundle 1),
-  then off-road to a distinctive vertex; W-2 on R3 with D's G-2 (bundle 2, without A);
-- org D ``gas``: G-2 on R3; org C ``telecom``: T-1 alone on R2 (shares nothing).
+- org B ``water``: W-1 on R1 200-600 m (shares 200-400 m with P-1 in the same period), then
+  along R4 (shared with D's G-1, same period), then off-road to a distinctive vertex: bundle 1 is
+  P-1, W-1 and G-1, on R1 and R4; W-2 on R3 with D's G-2 (bundle 2, without A);
+- org D ``gas``: G-1 on R4, G-2 on R3; org C ``telecom``: T-1 alone on R2 (shares nothing).
 
 Every work ends in a distinctive vertex far from every road and every other work. No body,
 map or export answered to a utility may contain another organisation's distinctive vertex, in
 any rendering the service might print (EPSG:4490 with 4 to 12 decimals, EPSG:4545 metres),
 nor the part of W-1 along R1 beyond P-1 (its longitudes, its chainage K0+600, "600 m" labels,
-``"to_m": 600`` in JSON); the bureau's answers do (positive control). The API has no GeoJSON/CSV download besides its
-JSON bodies (GeoJSON geometries) and the permit package (bureau only), so those are what is
-searched.
+``"to_m": 600`` in JSON), nor bundle 1's stretch on R4, where power digs nothing; the bureau's
+answers do (positive control). The API has no GeoJSON/CSV download besides its JSON bodies
+(GeoJSON geometries) and the permit package (bureau only), so those are what is searched.
 
 Tests in this module share the world and run in file order; the last one performs the allowed
 writes in a fixed order (upload, update, accept dates, approve, export, send back, admin, withdraw).
@@ -63,11 +64,13 @@ ORGS = (("admin", "admin"), ("bureau", "bureau"), ("power", "utility"), ("water"
 ORGS += (("telecom", "utility"),)
 
 #: The distinctive vertex ending each work (metres from the origin, working CRS): far from
-#: every road (R1 y=0, x 0-800; R2 x=1000, y 0-400; R3 y=1500, x 0-400) and from each other.
+#: every road (R1 y=0, x 0-800; R2 x=1000, y 0-400; R3 y=1500, x 0-400; R4 x=680, y -60 to -400)
+#: and from each other.
 VERTEX = {
     "power:P-1": (-250.0, -800.0),
     "water:W-1": (1350.0, -1100.0),
     "water:W-2": (-600.0, 2300.0),
+    "gas:G-1": (-1200.0, -1500.0),
     "gas:G-2": (900.0, 2600.0),
     "telecom:T-1": (1700.0, 700.0),
 }
@@ -77,7 +80,12 @@ VERTEX = {
 #: longitude of that part may reach A (its latitude is R1's own, which is public).
 ALONG = {"water:W-1": (500.0, 600.0)}
 #: The same part as measures along R1 (W-1 ends there at 600 m): chainage, label and JSON forms.
-MEASURES = {"water:W-1": re.compile(r"K0\+600|(?<![\w.])600(?:\.0+)?\s*m(?![\w²])|\"to_m\":\s*600")}
+#: And bundle 1's stretch on R4 (W-1 and G-1), as a JSON stretch or a map label "通惠路 20–240 m".
+ON_R4 = re.compile(r'"road_id":\s*"R4",\s*"road_name"|通惠路\s*\d+(?:\.\d+)?\s*[–-]\s*\d+')
+MEASURES = {
+    "water:W-1": (re.compile(r"K0\+600|(?<![\w.])600(?:\.0+)?\s*m(?![\w²])|\"to_m\":\s*600"), ON_R4),
+    "gas:G-1": (ON_R4,),
+}
 
 
 def _line(points: list[tuple[float, float]]) -> dict[str, Any]:
@@ -98,6 +106,7 @@ ROADS = _collection(
         _feature({"road_id": "R1", "name": "东部新城大道", "class": "主干路", "width_m": 40}, [(0, 0), (800, 0)]),
         _feature({"road_id": "R2", "name": "沱湾路", "class": "支路", "width_m": 16}, [(1000, 0), (1000, 400)]),
         _feature({"road_id": "R3", "name": "永新大道", "class": "次干路", "width_m": 20}, [(0, 1500), (400, 1500)]),
+        _feature({"road_id": "R4", "name": "通惠路", "class": "支路", "width_m": 20}, [(680, -60), (680, -400)]),
     ]
 )
 
@@ -111,11 +120,22 @@ UPLOADS = {
     "power": _collection([_work("power:P-1", "电力", "2027-03-02", "2027-03-20", [(0, 5), (400, 5)])]),
     "water": _collection(
         [
-            _work("water:W-1", "给水", "2027-03-10", "2027-03-30", [(200, -5), (600, -5), (600, -300)]),
+            _work(
+                "water:W-1",
+                "给水",
+                "2027-03-10",
+                "2027-03-30",
+                [(200, -5), (600, -5), (600, -40), (680, -80), (680, -300), (950, -300)],
+            ),
             _work("water:W-2", "给水", "2027-05-04", "2027-05-20", [(0, 1505), (400, 1505)]),
         ]
     ),
-    "gas": _collection([_work("gas:G-2", "燃气", "2027-05-06", "2027-05-25", [(50, 1495), (350, 1495)])]),
+    "gas": _collection(
+        [
+            _work("gas:G-1", "燃气", "2027-03-12", "2027-03-28", [(685, -100), (685, -260)]),
+            _work("gas:G-2", "燃气", "2027-05-06", "2027-05-25", [(50, 1495), (350, 1495)]),
+        ]
+    ),
     "telecom": _collection([_work("telecom:T-1", "通信", "2027-03-05", "2027-03-25", [(1000, 50), (1000, 350)])]),
 }
 
@@ -140,8 +160,7 @@ def needles(key: str) -> list[re.Pattern[str]]:
         lon, _ = TO_LONLAT.transform(X0 + x_on_road, Y0)
         for four in (f"{int(lon * 1e4) / 1e4:.4f}", f"{lon:.4f}"):
             out.append(re.compile(r"(?<![\w.])" + re.escape(four)))
-    if key in MEASURES:
-        out.append(MEASURES[key])
+    out.extend(MEASURES.get(key, ()))
     return out
 
 
@@ -309,8 +328,9 @@ def world(engine: Engine) -> Iterator[World]:
         r = client.post("/plan", json={}, headers=w.headers("bureau"))
         assert r.status_code == 200, r.text
         bundles = {tuple(sorted(b["work_keys"])): b["bundle_id"] for b in r.json()["bundles"]}
-        assert set(bundles) == {("power:P-1", "water:W-1"), ("gas:G-2", "water:W-2")}, bundles
-        w.bundle1, w.bundle2 = bundles[("power:P-1", "water:W-1")], bundles[("gas:G-2", "water:W-2")]
+        one, two = ("gas:G-1", "power:P-1", "water:W-1"), ("gas:G-2", "water:W-2")
+        assert set(bundles) == {one, two}, bundles
+        w.bundle1, w.bundle2 = bundles[one], bundles[two]
         yield w
 
 
@@ -618,7 +638,9 @@ def test_every_allowed_read_answers_and_leaks_no_foreign_route(world: World) -> 
         assert leaked(body, set(VERTEX)) == sorted(VERTEX), path
     for path in ("/bundles", "/maps/review", "/maps/bundles/{bundle_id}", "/maps/roads/{road_id}/timeline"):
         body = next(b for p, b in bureau_bodies if p == path)
-        assert MEASURES["water:W-1"].search(body), path
+        assert MEASURES["water:W-1"][0].search(body), path
+        if "timeline" not in path:
+            assert ON_R4.search(body), path
     own = w.client.get("/works", headers=w.headers("power")).json()["works"]
     shared = next(x for x in own if x["key"] == "water:W-1")
     assert shared["redacted"] is True
@@ -659,7 +681,8 @@ def test_hidden_and_missing_resources_answer_alike(
 
 def test_a_utility_sees_bundle_stretches_only_near_its_own_works(world: World) -> None:
     """Like the footprint: P-1 runs along R1 0-400 m, so power sees bundle 1's stretches up to
-    430 m (30 m margin), not W-1's 600 m; the bureau sees them in full."""
+    430 m (30 m margin), not W-1's 600 m, and none on R4, where it digs nothing; the bureau sees
+    them in full (on R4: W-1 along 20-240 m, G-1 along 40-200 m)."""
     w = world
 
     def spans(org: str) -> list[tuple[str, float, float, float]]:
@@ -667,9 +690,11 @@ def test_a_utility_sees_bundle_stretches_only_near_its_own_works(world: World) -
         return [(s["road_id"], s["from_m"], s["to_m"], s["area_m2"]) for s in body["stretches"]]
 
     full, mine = spans("bureau"), spans("power")
-    assert [(r, a, b) for r, a, b, _ in full] == [("R1", 0.0, 200.0), ("R1", 200.0, 600.0)]
+    assert sorted((r, a, b) for r, a, b, _ in full if r == "R1") == [("R1", 0.0, 200.0), ("R1", 200.0, 600.0)]
+    on_r4 = [(a, b) for r, a, b, _ in full if r == "R4"]
+    assert on_r4 and min(a for a, _ in on_r4) <= 40.0 and max(b for _, b in on_r4) >= 200.0
     assert [(r, a, b) for r, a, b, _ in mine] == [("R1", 0.0, 200.0), ("R1", 200.0, 430.0)]
-    assert mine[1][3] == pytest.approx(full[1][3] * 230 / 400)
+    assert mine[1][3] == pytest.approx(next(x[3] for x in full if x[1:3] == (200.0, 600.0)) * 230 / 400)
     listed = w.client.get("/bundles", headers=w.headers("power")).json()["bundles"]
     assert [[(s["from_m"], s["to_m"]) for s in b["stretches"]] for b in listed] == [[(0.0, 200.0), (200.0, 430.0)]]
 
@@ -728,7 +753,7 @@ def test_allowed_writes_in_order_and_their_answers_leak_nothing(world: World) ->
             assert w.client.get("/me", headers=_bearer(created_secret[0])).status_code == 200
         if path.endswith("/package"):
             assert r.headers["content-type"] == "application/zip"
-            assert leaked(_package_text(r.content), set(VERTEX)) == ["power:P-1", "water:W-1"]
+            assert leaked(_package_text(r.content), set(VERTEX)) == ["gas:G-1", "power:P-1", "water:W-1"]
         elif found := leaked(r.text, _foreign(caller)):
             leaks.append((method, path, caller, found))
     assert wrong == []
