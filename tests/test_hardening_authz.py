@@ -770,3 +770,11 @@ def test_allowed_writes_in_order_and_their_answers_leak_nothing(world: World) ->
         assert row is not None and row.revoked_at is not None
         withdrawn = session.get(WorkRow, w.work_pk["power:P-1"])
         assert withdrawn is not None and withdrawn.withdrawn
+    # once P-1 is withdrawn, power shares nothing: it sees no other organisation's work at all
+    works = w.client.get("/works", headers=w.headers("power")).json()["works"]
+    assert [x["key"] for x in works] == []
+    for path in ("/works?include_withdrawn=true", "/findings", "/bundles", "/maps/review", "/maps/roads/R1/timeline"):
+        r = w.client.get(path, headers=w.headers("power"))
+        assert r.status_code == 200, path
+        assert leaked(r.text, _foreign("own")) == [], path
+    assert w.client.get(f"/works/{w.work_pk['water:W-1']}", headers=w.headers("power")).status_code == 404
