@@ -24,8 +24,9 @@ nor the part of W-1 along R1 beyond P-1 (its longitudes, its chainage K0+600, "6
 answers do (positive control). The API has no GeoJSON/CSV download besides its JSON bodies
 (GeoJSON geometries) and the permit package (bureau only), so those are what is searched.
 
-Tests in this module share the world and run in file order; the last one performs the allowed
-writes in a fixed order (upload, update, accept dates, approve, export, send back, admin, withdraw).
+Tests in this module share the world and run in file order: refusals and reads first, then
+re-uploads under idempotency keys, and last the allowed writes in a fixed order (plan, roads,
+upload, update, accept dates, approve, export, send back, admin, withdraw).
 """
 
 from __future__ import annotations
@@ -336,9 +337,10 @@ def world(engine: Engine) -> Iterator[World]:
 
 # --- callers and the matrix ----------------------------------------------------------------------
 
-#: The authenticated callers: A on its own resource, A on B's resource it shares a road with,
-#: A on B's resource it shares nothing with, C (shares nothing with anyone) on B's resource,
-#: the bureau and the admin (on B's resource).
+#: The authenticated callers: A on its own resource (P-1, bundle 1), A on B's resource it shares
+#: a road with (W-1; for bundles: bundle 2, which A is not in), A on B's resource it shares
+#: nothing with (W-2, bundle 2), C (shares nothing with anyone) on B's W-1 and bundle 1, the
+#: bureau and the admin (on W-1 and bundle 1).
 CALLERS = ("own", "other", "hidden", "nothing", "bureau", "admin")
 COLUMNS = ("anon", *CALLERS)
 ORG_OF = {"own": "power", "other": "power", "hidden": "power", "nothing": "telecom", "bureau": "bureau"}
