@@ -55,7 +55,7 @@ from api.models import ApiToken, AuditEvent, Base, BundleRow, WorkRow
 TO_WORK = Transformer.from_crs("EPSG:4490", "EPSG:4545", always_xy=True)
 TO_LONLAT = Transformer.from_crs("EPSG:4545", "EPSG:4490", always_xy=True)
 X0, Y0 = TO_WORK.transform(106.651, 29.028)  # 古南街道, 綦江
-PG_SCHEMA = "onetrench_authz_tests"
+PG_SCHEMA = "onetrench_authz_tests_" + os.environ.get("PYTEST_XDIST_WORKER", "main")  # one per xdist worker
 PROJECT_CODE = "2027-500110-48-01-000009"
 
 # --- the world -------------------------------------------------------------------------------
