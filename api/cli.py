@@ -6,10 +6,12 @@ adapter over :mod:`api.migrate` and :mod:`api.services.auth`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.orm import Session
 
 
 def register(app: typer.Typer, db_app: typer.Typer, friendly_errors: Callable[[Any], Any]) -> None:
@@ -28,8 +30,11 @@ def register(app: typer.Typer, db_app: typer.Typer, friendly_errors: Callable[[A
         from onetrench.settings import get_settings
 
         engine = make_engine(get_settings().database_url)
-        reached = upgrade(engine, revision)
-        typer.echo(f"数据库已升级到 {reached} / database at revision {reached}: {describe_database(engine)}")
+        try:
+            reached = upgrade(engine, revision)
+            typer.echo(f"数据库已升级到 {reached} / database at revision {reached}: {describe_database(engine)}")
+        finally:
+            engine.dispose()
 
     @org_app.command("create")
     @friendly_errors
@@ -103,13 +108,17 @@ def register(app: typer.Typer, db_app: typer.Typer, friendly_errors: Callable[[A
         uvicorn.run("api.app:create_app", host=host, port=port, workers=workers, factory=True)
 
 
-def _session() -> Any:
-    from sqlalchemy.orm import Session
-
+@contextmanager
+def _session() -> Iterator[Session]:
+    """A session on the configured database (migrated first); its engine is closed afterwards."""
     from api.db import make_engine
     from api.migrate import upgrade
     from onetrench.settings import get_settings
 
     engine = make_engine(get_settings().database_url)
-    upgrade(engine)
-    return Session(engine)
+    try:
+        upgrade(engine)
+        with Session(engine) as session:
+            yield session
+    finally:
+        engine.dispose()

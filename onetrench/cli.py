@@ -103,7 +103,10 @@ def db_check() -> None:
     from onetrench.settings import get_settings
 
     engine = make_engine(get_settings().database_url)
-    typer.echo(describe_database(engine))
+    try:
+        typer.echo(describe_database(engine))
+    finally:
+        engine.dispose()
 
 
 def _register_plan_commands() -> None:
