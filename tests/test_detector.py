@@ -656,3 +656,12 @@ def test_prop_grazing_routes_match_reference(scene: tuple[list[Road], list[Work]
         )
     )
     assert_matches_reference(works, roads)
+
+
+@pytest.mark.parametrize("dy", [0.05, -0.05, 0.5, -0.5])
+def test_flat_cap_after_a_shallow_vertex(dy: float) -> None:
+    # The vertex before the end is shallow (GEOS may simplify it away): routes leaving through
+    # the end cap at several offsets, and grazing the edges beside it.
+    road = R("R", LineString([(0, 0), (100, 0), (200, dy), (300, 0)]), 20.0)
+    works = [W(f"w{k}", LineString([(250, v), (350, v)])) for k, v in enumerate((-9.5, -5, 0, 5, 9.5, 9.99, -10.01))]
+    assert_matches_reference(works, [road])
