@@ -69,6 +69,7 @@ class RoadSegments:
     origin: FloatArray = field(default_factory=lambda: np.zeros(2))
     grid_key: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # sorted cell keys
     grid_seg: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # segment per key
+    grid_box: FloatArray = field(default_factory=lambda: np.zeros((0, 6)))  # its box and low cell, per key
 
     def index(self) -> None:
         """Build the uniform grid over the segments' grown boxes (cell about a typical segment)."""
@@ -79,32 +80,31 @@ class RoadSegments:
         self.cell = float(max(np.median(np.maximum(ext[:, 0], ext[:, 1])) / 2.0, 1.0))
         self.origin = self.lo.min(axis=0)
         self.cmax = int(np.floor(np.max(self.hi.max(axis=0) - self.origin) / self.cell)) + 1
-        key, seg = _cells(self.lo, self.hi, self.origin, self.cell, self.cmax)
+        key, seg, _, _, c0 = _cells(self.lo, self.hi, self.origin, self.cell, self.cmax)
         order = np.argsort(key, kind="stable")
         self.grid_key, self.grid_seg = key[order], seg[order]
+        self.grid_box = np.column_stack([self.lo, self.hi, c0]).astype(np.float64)[self.grid_seg]
 
     def candidates(self, lo: FloatArray, hi: FloatArray) -> tuple[IntArray, IntArray]:
         """Pairs ``(box, segment)`` whose boxes meet, each once, sorted by box then segment."""
         none = np.zeros(0, dtype=np.int64)
         if len(lo) == 0 or len(self.grid_key) == 0:
             return none, none
-        key, box = _cells(lo, hi, self.origin, self.cell, self.cmax)
+        key, box, cx, cy, c0 = _cells(lo, hi, self.origin, self.cell, self.cmax)
         g0 = np.searchsorted(self.grid_key, key, side="left")
         g1 = np.searchsorted(self.grid_key, key, side="right")
         cnt = g1 - g0
         total = int(cnt.sum())
         row = np.repeat(np.arange(len(key)), cnt)
-        seg = self.grid_seg[np.repeat(g0 - np.cumsum(cnt) + cnt, cnt) + np.arange(total)]
+        ent = np.repeat(g0 - np.cumsum(cnt) + cnt, cnt) + np.arange(total)
         b = box[row]
-        ilo = np.maximum(lo[b], self.lo[seg])
-        ihi = np.minimum(hi[b], self.hi[seg])
-        meet = np.all(ilo <= ihi, axis=1)
-        # Report a pair only in the cell holding the low corner of the boxes' intersection.
-        corner = np.floor((ilo - self.origin) / self.cell).astype(np.int64)
-        corner = np.clip(corner, -1, self.cmax + 1)
-        mine = _key2(corner[:, 0], corner[:, 1]) == key[row]
+        gb = self.grid_box[ent]  # (lo x, lo y, hi x, hi y, lo cell x, lo cell y) of the segment
+        meet = (lo[b, 0] <= gb[:, 2]) & (lo[b, 1] <= gb[:, 3]) & (hi[b, 0] >= gb[:, 0]) & (hi[b, 1] >= gb[:, 1])
+        # Report a pair only in the cell holding the low corner of the boxes' intersection
+        # (floor is monotonic: that cell is the larger of the two low-corner cells per axis).
+        mine = (np.maximum(c0[b, 0], gb[:, 4]) == cx[row]) & (np.maximum(c0[b, 1], gb[:, 5]) == cy[row])
         keep = meet & mine
-        pair = np.sort(b[keep] * len(self.road) + seg[keep])
+        pair = np.sort(b[keep] * len(self.road) + self.grid_seg[ent[keep]])
         return pair // len(self.road), pair % len(self.road)
 
     @classmethod
@@ -169,8 +169,10 @@ def _key2(cx: IntArray, cy: IntArray) -> IntArray:
     return (cx + 1) * (1 << 31) + (cy + 1)
 
 
-def _cells(lo: FloatArray, hi: FloatArray, origin: FloatArray, cell: float, cmax: int) -> tuple[IntArray, IntArray]:
-    """Grid cell keys covered by each box, and the box of each key.
+def _cells(
+    lo: FloatArray, hi: FloatArray, origin: FloatArray, cell: float, cmax: int
+) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray]:
+    """Grid cells covered by boxes: ``(key, box, cell x, cell y)`` per cell, low-corner cell per box.
 
     Cells outside the grid (``0 .. cmax`` per side) are folded onto its border rows, so a box far
     larger than the road network covers at most the grid.
@@ -185,7 +187,7 @@ def _cells(lo: FloatArray, hi: FloatArray, origin: FloatArray, cell: float, cmax
     within = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
     cx = c0[box, 0] + within % nx[box]
     cy = c0[box, 1] + within // nx[box]
-    return _key2(cx, cy), box
+    return _key2(cx, cy), box, cx, cy, c0
 
 
 @dataclass(slots=True)
