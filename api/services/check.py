@@ -470,8 +470,8 @@ def store_findings(session: Session, findings: Sequence[Finding], pk_by_key: dic
     stored finding has the same key (the unique key would refuse a duplicate). On PostgreSQL the
     ids are drawn from the sequence in one query and findings and links are written with
     ``COPY``; on SQLite with one multi-row ``INSERT … RETURNING`` per 1000 findings
-    ("insertmanyvalues") and one ``executemany``. The returned rows are built from the values
-    written (no second read); they are not attached to the session.
+    ("insertmanyvalues") and one ``executemany``. The returned rows are read-only records built
+    from the values written (no second read, see :func:`_record`), not attached to the session.
     """
     unique: dict[str, tuple[Finding, dict[str, Any]]] = {}
     for finding in findings:
@@ -485,7 +485,9 @@ def store_findings(session: Session, findings: Sequence[Finding], pk_by_key: dic
     garr[shapely.is_empty(garr)] = None
     geoms: list[Any] = garr.tolist()
     wkb = shapely.to_wkb(shapely.set_srid(garr, SRID), include_srid=True)
-    records = [values | {"created_at": now} for _, values in unique.values()]
+    records = [values for _, values in unique.values()]
+    for values in records:
+        values["created_at"] = now
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres and len(records) <= SMALL_INSERT_MAX:
         return _insert_small_pg(session, unique, records=records, wkb=wkb, geoms=geoms, pk_by_key=pk_by_key, now=now)
@@ -526,18 +528,27 @@ def store_findings(session: Session, findings: Sequence[Finding], pk_by_key: dic
     out: list[FindingRow] = []
     finding_ids: list[int] = []
     work_pks: list[int] = []
-    new_instance = FindingRow.__mapper__.class_manager.new_instance
     for fid, (finding, _), rec, w, g in zip(ids, unique.values(), records, wkb, geoms, strict=True):
-        row = new_instance()
-        row.__dict__.update(rec)
-        row.__dict__["id"] = fid
-        row.__dict__["geometry"] = None if g is None else shaped_element(g, w)
-        out.append(row)
+        out.append(_record(rec, fid, None if g is None else shaped_element(g, w)))
         for pk in sorted({pk_by_key[k] for k in finding.work_ids if k in pk_by_key}):
             finding_ids.append(fid)
             work_pks.append(pk)
     insert_links(session, finding_ids, work_pks)
     return out
+
+
+def _record(values: dict[str, Any], fid: int, geometry: WKBElement | None) -> FindingRow:
+    """A read-only record of a stored finding: a ``FindingRow`` carrying its column values only.
+
+    It is built without SQLAlchemy instance state (about 10 µs less per finding, a second per
+    100k): column attributes read from its ``__dict__``; it must not be added to a session, and
+    its ``works`` relationship is not there (the links are in ``finding_works``).
+    """
+    row: FindingRow = object.__new__(FindingRow)
+    row.__dict__.update(values)
+    row.__dict__["id"] = fid
+    row.__dict__["geometry"] = geometry
+    return row
 
 
 #: Up to this many findings, PostgreSQL gets them and their links in one statement (no ``COPY``).
@@ -590,14 +601,10 @@ def _insert_small_pg(
     params["lkey"] = lkey
     params["lwork"] = lwork
     id_of = {key: int(fid) for fid, key in session.execute(_INSERT_SMALL, params)}
-    out: list[FindingRow] = []
-    new_instance = FindingRow.__mapper__.class_manager.new_instance
-    for rec, w, g in zip(records, wkb, geoms, strict=True):
-        row = new_instance()
-        row.__dict__.update(rec)
-        row.__dict__["id"] = id_of[rec["key"]]
-        row.__dict__["geometry"] = None if g is None else shaped_element(g, w)
-        out.append(row)
+    out = [
+        _record(rec, id_of[rec["key"]], None if g is None else shaped_element(g, w))
+        for rec, w, g in zip(records, wkb, geoms, strict=True)
+    ]
     out.sort(key=lambda r: r.id)
     return out
 

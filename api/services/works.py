@@ -224,7 +224,8 @@ def store_works(
     rows.extend((row, ChangeKind.CREATED) for row in copied)
     supersede_bundles(session, [row.id for row in changed_rule])
     created_ids = [row.id for row, change in rows if change is ChangeKind.CREATED]
-    check = check_works(session, [row for row, _ in rows], settings, fresh=created_ids, stamp=stamp)
+    # the road stamp is read again under the lock: a road load may have committed since
+    check = check_works(session, [row for row, _ in rows], settings, fresh=created_ids)
     outcome.findings = check.findings
     outcome.timings = dict(check.timings)
     outcome.works = sorted((row for row, _ in rows), key=lambda r: r.id)
