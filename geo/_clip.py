@@ -194,9 +194,12 @@ def _cells(
 class LineClip:
     """Occupancy of line works computed in numpy.
 
-    ``piece_*``: one row per along-or-not piece of a kept part, with its work, road, measures of
-    its ends, middle point and direction (the caller applies the angle rule); ``part_of_piece``
-    numbers the parts. ``out_*``: the parts of each work outside every corridor, as lines.
+    ``piece_*``: one row per piece (a route segment's stretch inside a corridor) of a kept part,
+    with its work, road, measures of its ends and middle, middle point and direction vector (the
+    caller applies the angle rule); ``piece_part`` numbers the parts (pieces of one part are
+    contiguous). Where ``piece_frame_known``, ``piece_tangent`` and ``piece_offset`` give the road's
+    direction and the signed offset at the middle. ``out_*``: the parts of each work outside
+    every corridor, as lines, with their lengths.
     """
 
     piece_work: IntArray
