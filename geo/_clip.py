@@ -44,6 +44,8 @@ SIMPLIFY_BAND = 0.0101
 FILLET_BAND = 0.02
 #: Absolute slack (m) added to the bands.
 BAND_SLACK_M = 1e-6
+#: Rows (segment × ring edge) per pass of the corridor-polygon clipping.
+MAX_EDGE_ROWS = 2_000_000
 #: Gaps between pieces of one segment below this (m) are closed (rounding between frames).
 JOIN_TOL_M = 1e-9
 
@@ -634,6 +636,11 @@ def _polygon_ranges(  # noqa: PLR0917
     pidx = np.searchsorted(poly_road, r)
     cnt = e_start[pidx + 1] - e_start[pidx]
     total = int(cnt.sum())
+    if total > MAX_EDGE_ROWS and len(s) > 1:  # long, detailed corridors: bounded temporaries
+        half = len(s) // 2
+        a0, a1, ai = _polygon_ranges(s[:half], r[:half], sp, sq, polys, poly_road)
+        b0, b1, bi = _polygon_ranges(s[half:], r[half:], sp, sq, polys, poly_road)
+        return np.concatenate([a0, b0]), np.concatenate([a1, b1]), np.concatenate([ai, bi + half])
     row = np.repeat(np.arange(len(s)), cnt)
     ei = e_start[pidx][row] + (np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt))
     p, q = sp[s][row], sq[s][row]
