@@ -329,8 +329,10 @@ def measure(root: Path, url: str, tokens: dict[str, str], args: argparse.Namespa
     out: dict[str, Any] = {}
     proc, base = serve(url, args.workers, root)
     try:
-        warm = upload_jobs(1, n_lines, args.clients, same_area=False)
-        run_clients(base, tokens, warm, args.clients)  # imports, caches, connections
+        # warm-up: 4 uploads per client, so that every worker process has imported the rule and
+        # read the roads once (about a second each, once per process) before the measurement
+        warm = upload_jobs(1, n_lines, 4 * args.clients, same_area=False)
+        run_clients(base, tokens, warm, args.clients)
         out["spread"] = run_clients(
             base, tokens, upload_jobs(2026, n_lines, args.requests, same_area=False), args.clients
         )
