@@ -93,3 +93,30 @@ def test_two_approvals_of_the_same_version_one_wins(api_world: Any) -> None:
     assert final["version"] == bundle["version"] + 1
     decisions = w.client.get(f"{url}/approvals", headers=w.headers("bureau")).json()
     assert decisions["count"] == 1
+
+
+def test_checks_far_apart_do_not_wait_for_each_other_on_postgis(api_postgis_engine: Any) -> None:
+    """Grid-cell locks: a check 5 km away proceeds while another holds its area; a check nearby waits."""
+    import pytest
+    from shapely.geometry import LineString
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    from api.services.check import lock_works
+
+    here = LineString([(500_000, 3_210_000), (500_300, 3_210_000)])
+    far = LineString([(505_000, 3_210_000), (505_300, 3_210_000)])
+    near = LineString([(500_350, 3_210_030), (500_600, 3_210_030)])
+    with Session(api_postgis_engine) as holder:
+        lock_works(holder, [here], margin=40.0)
+        with Session(api_postgis_engine) as other:
+            other.execute(text("SET LOCAL lock_timeout = '300ms'"))
+            lock_works(other, [far], margin=40.0)  # does not wait
+            other.rollback()
+        with Session(api_postgis_engine) as other:
+            other.execute(text("SET LOCAL lock_timeout = '300ms'"))
+            with pytest.raises(OperationalError, match="lock timeout"):
+                lock_works(other, [near], margin=40.0)
+            other.rollback()
+        holder.rollback()
