@@ -665,3 +665,24 @@ def test_flat_cap_after_a_shallow_vertex(dy: float) -> None:
     road = R("R", LineString([(0, 0), (100, 0), (200, dy), (300, 0)]), 20.0)
     works = [W(f"w{k}", LineString([(250, v), (350, v)])) for k, v in enumerate((-9.5, -5, 0, 5, 9.5, 9.99, -10.01))]
     assert_matches_reference(works, [road])
+
+
+def test_shared_stretches_equal_those_built_by_init() -> None:
+    """The detector builds stretches without the dataclass ``__init__``: same values, equality, hash."""
+    from onetrench.domain import Interval, SharedStretch
+
+    roads, works = make_city(3, split=True)
+    res = detect(works, roads, settings=S0)
+    assert res.shared
+    rebuilt = [
+        SharedStretch(
+            road_id=s.road_id,
+            work_ids=(s.work_ids[0], s.work_ids[1]),
+            intervals=tuple(Interval(iv.from_m, iv.to_m) for iv in s.intervals),
+        )
+        for s in res.shared
+    ]
+    assert rebuilt == res.shared
+    assert [hash(s) for s in rebuilt] == [hash(s) for s in res.shared]
+    assert all(isinstance(s.road_id, str) and isinstance(s.intervals, tuple) for s in res.shared)
+    assert all(type(iv.from_m) is float and type(iv.to_m) is float for s in res.shared for iv in s.intervals)
