@@ -33,6 +33,8 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from geo import _fused
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
@@ -48,6 +50,8 @@ BAND_SLACK_M = 1e-6
 MAX_EDGE_ROWS = 2_000_000
 #: Gaps between pieces of one segment below this (m) are closed (rounding between frames).
 JOIN_TOL_M = 1e-9
+#: Use the compiled loops of :mod:`geo._fused` (``False``: the numpy path, same results; for tests).
+COMPILED = True
 
 
 @dataclass(slots=True)
@@ -314,6 +318,43 @@ def _merge_t(
     return key[starts], t0[starts], np.maximum.reduceat(t1, starts)
 
 
+def _row_ranges(  # noqa: PLR0917
+    s: IntArray, k: IntArray, r: IntArray, sp: FloatArray, sq: FloatArray, slen: FloatArray, segs: RoadSegments
+) -> tuple[FloatArray, FloatArray, IntArray, FloatArray, FloatArray, BoolArray]:
+    """Numpy path of :func:`geo._fused.row_ranges`: ``(rt0, rt1, jk, dt0, dt1, amb)``, joint rows ``jk``."""
+    a, d, h, seg_l = segs.a[k], segs.d[k], segs.h[k], segs.length[k]
+    px, py = sp[s, 0] - a[:, 0], sp[s, 1] - a[:, 1]
+    qx, qy = sq[s, 0], sq[s, 1]
+    u0 = px * d[:, 0] + py * d[:, 1]
+    v0 = d[:, 0] * py - d[:, 1] * px
+    du = qx * d[:, 0] + qy * d[:, 1]
+    dv = d[:, 0] * qy - d[:, 1] * qx
+    rt0, rt1 = _liang_barsky(u0, du, v0, dv, seg_l, h)
+    jk = np.flatnonzero(segs.joint[k])
+    bx = px[jk] - d[jk, 0] * seg_l[jk]  # work segment start relative to the joint vertex
+    by = py[jk] - d[jk, 1] * seg_l[jk]
+    dt0, dt1 = _disk(bx, by, qx[jk], qy[jk], h[jk])
+
+    # Ambiguity bands where the GEOS corridor may differ from the exact one.
+    amb = np.zeros(len(s), dtype=bool)
+    wt0, wt1 = _sector(bx, by, qx[jk], qy[jk], d[jk], segs.next_d[k[jk]])
+    ot0, ot1 = _disk(bx, by, qx[jk], qy[jk], h[jk] + BAND_SLACK_M)
+    it0, it1 = _disk(bx, by, qx[jk], qy[jk], h[jk] * (1 - FILLET_BAND) - BAND_SLACK_M)
+    lo_t, hi_t = np.maximum(wt0, ot0), np.minimum(wt1, ot1)
+    in_band = (hi_t > lo_t) & ~((it0 <= lo_t) & (it1 >= hi_t))
+    amb[jk[in_band]] = True
+    sh = np.flatnonzero(segs.shallow_road[r])
+    if len(sh):
+        hb = h[sh]
+        o0, o1 = _liang_barsky(u0[sh], du[sh], v0[sh], dv[sh], seg_l[sh], hb * (1 + SIMPLIFY_BAND) + BAND_SLACK_M)
+        i0, i1 = _liang_barsky(u0[sh], du[sh], v0[sh], dv[sh], seg_l[sh], hb * (1 - SIMPLIFY_BAND) - BAND_SLACK_M)
+        outer = o1 > o0
+        inner = i1 > i0
+        diff = outer & (~inner | (np.abs(o0 - i0) * slen[s[sh]] > 0) | (np.abs(o1 - i1) * slen[s[sh]] > 0))
+        amb[sh[diff]] = True
+    return rt0, rt1, jk, dt0, dt1, amb
+
+
 def clip_lines(
     geoms: NDArray[np.object_],
     work_index: IntArray,
@@ -351,37 +392,16 @@ def clip_lines(
     s, k = segs.candidates(slo, shi)
     r = segs.road[k]
 
-    # Clip to the rectangle of each road segment and to the round join at its end.
-    a, d, h, seg_l = segs.a[k], segs.d[k], segs.h[k], segs.length[k]
-    px, py = sp[s, 0] - a[:, 0], sp[s, 1] - a[:, 1]
-    qx, qy = sq[s, 0], sq[s, 1]
-    u0 = px * d[:, 0] + py * d[:, 1]
-    v0 = d[:, 0] * py - d[:, 1] * px
-    du = qx * d[:, 0] + qy * d[:, 1]
-    dv = d[:, 0] * qy - d[:, 1] * qx
-    rt0, rt1 = _liang_barsky(u0, du, v0, dv, seg_l, h)
-    jk = np.flatnonzero(segs.joint[k])
-    bx = px[jk] - d[jk, 0] * seg_l[jk]  # work segment start relative to the joint vertex
-    by = py[jk] - d[jk, 1] * seg_l[jk]
-    dt0, dt1 = _disk(bx, by, qx[jk], qy[jk], h[jk])
-
-    # Ambiguity bands where the GEOS corridor may differ from the exact one.
-    amb = np.zeros(len(s), dtype=bool)
-    wt0, wt1 = _sector(bx, by, qx[jk], qy[jk], d[jk], segs.next_d[k[jk]])
-    ot0, ot1 = _disk(bx, by, qx[jk], qy[jk], h[jk] + BAND_SLACK_M)
-    it0, it1 = _disk(bx, by, qx[jk], qy[jk], h[jk] * (1 - FILLET_BAND) - BAND_SLACK_M)
-    lo_t, hi_t = np.maximum(wt0, ot0), np.minimum(wt1, ot1)
-    in_band = (hi_t > lo_t) & ~((it0 <= lo_t) & (it1 >= hi_t))
-    amb[jk[in_band]] = True
-    sh = np.flatnonzero(segs.shallow_road[r])
-    if len(sh):
-        hb = h[sh]
-        o0, o1 = _liang_barsky(u0[sh], du[sh], v0[sh], dv[sh], seg_l[sh], hb * (1 + SIMPLIFY_BAND) + BAND_SLACK_M)
-        i0, i1 = _liang_barsky(u0[sh], du[sh], v0[sh], dv[sh], seg_l[sh], hb * (1 - SIMPLIFY_BAND) - BAND_SLACK_M)
-        outer = o1 > o0
-        inner = i1 > i0
-        diff = outer & (~inner | (np.abs(o0 - i0) * slen[s[sh]] > 0) | (np.abs(o1 - i1) * slen[s[sh]] > 0))
-        amb[sh[diff]] = True
+    # Clip to the rectangle of each road segment and to the round join at its end, and flag the
+    # rows in an ambiguity band where the GEOS corridor may differ from the exact one.
+    if COMPILED:
+        rt0, rt1, dt0_all, dt1_all, amb = _fused.row_ranges(
+            s, k, sp, sq, slen, segs.a, segs.d, segs.h, segs.length, segs.joint, segs.next_d, segs.shallow_road[r]
+        )
+        jk = np.flatnonzero(segs.joint[k])
+        dt0, dt1 = dt0_all[jk], dt1_all[jk]
+    else:
+        rt0, rt1, jk, dt0, dt1, amb = _row_ranges(s, k, r, sp, sq, slen, segs)
     # Pieces (segment, road) = union of rectangle and joint ranges; for (segment, road) pairs
     # passing through a band, the ranges inside the GEOS corridor polygon itself.
     ckey = s * n_roads + r
@@ -440,17 +460,21 @@ def clip_lines(
     qkey = ps * n_roads + pr
     g0 = np.searchsorted(ckey, qkey, side="left")
     g1 = np.searchsorted(ckey, qkey, side="right")
-    m0k = segs.m0[k]
     n = len(ps)
     # Piece ends at a vertex of the work take the vertex itself, so that the two pieces meeting
     # there get the same measure (GEOS projects that vertex once).
     e0 = np.where((t0 <= 0.0)[:, None], sp[ps], sp[ps] + sq[ps] * t0[:, None])
     e1 = np.where((t1 >= 1.0)[:, None], send[ps], sp[ps] + sq[ps] * t1[:, None])
-    j, uc, vv = _nearest(np.concatenate([e0, e1, (e0 + e1) / 2.0]), np.tile(g0, 3), np.tile(g1, 3), a, d, seg_l)
-    meas = m0k[j] + uc
+    pts = np.concatenate([e0, e1, (e0 + e1) / 2.0])
+    if COMPILED:
+        j, uc, vv = _fused.nearest(pts, np.tile(g0, 3), np.tile(g1, 3), k, segs.a, segs.d, segs.length)
+    else:
+        j, uc, vv = _nearest(pts, np.tile(g0, 3), np.tile(g1, 3), segs.a[k], segs.d[k], segs.length[k])
+    kj = k[j]
+    meas = segs.m0[kj] + uc
     # Within a segment (0.5 m from its ends) the road's direction at the middle is the segment's.
-    jm, um = j[2 * n :], uc[2 * n :]
-    inner = (um >= 0.5) & (um <= seg_l[jm] - 0.5)
+    km, um = kj[2 * n :], uc[2 * n :]
+    inner = (um >= 0.5) & (um <= segs.length[km] - 0.5)
     return LineClip(
         piece_work=work_index[pg],
         piece_road=pr,
@@ -461,7 +485,7 @@ def clip_lines(
         piece_vec=e1 - e0,
         piece_part=np.unique(part_id, return_inverse=True)[1].astype(np.int64) if n else np.zeros(0, np.int64),
         piece_frame_known=inner,
-        piece_tangent=d[jm],
+        piece_tangent=segs.d[km],
         piece_offset=vv[2 * n :],
         out_work=out_work,
         out_geom=out_geom,

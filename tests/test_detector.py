@@ -686,3 +686,72 @@ def test_shared_stretches_equal_those_built_by_init() -> None:
     assert [hash(s) for s in rebuilt] == [hash(s) for s in res.shared]
     assert all(isinstance(s.road_id, str) and isinstance(s.intervals, tuple) for s in res.shared)
     assert all(type(iv.from_m) is float and type(iv.to_m) is float for s in res.shared for iv in s.intervals)
+
+
+def _bench_city(n: int) -> tuple[list[Road], list[Work]]:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "overlap.py"
+    spec = importlib.util.spec_from_file_location("_bench_overlap", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.make_city(n)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("n", [1000, 10000])
+def test_compiled_path_equals_numpy_path_on_bench_city(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """geo._fused (numba) against the numpy path of geo._clip: same pairs, occupancy, crossings, off-road."""
+    import geo._clip
+    import geo._fused
+
+    roads, works = _bench_city(n)
+    got = {}
+    for compiled in (False, True):
+        monkeypatch.setattr(geo._clip, "COMPILED", compiled)
+        got[compiled] = detect(works, RoadNetwork(roads=roads, crs=S10.working_crs), settings=S10)
+    assert geo._fused.row_ranges.compiled.signatures and geo._fused.nearest.compiled.signatures  # type: ignore[attr-defined]
+    a, b = got[False], got[True]
+    assert len(a.shared) > n // 4
+    assert [(s.road_id, s.work_ids, len(s.intervals)) for s in a.shared] == [
+        (s.road_id, s.work_ids, len(s.intervals)) for s in b.shared
+    ]
+    fa = np.array([(iv.from_m, iv.to_m) for s in a.shared for iv in s.intervals])
+    fb = np.array([(iv.from_m, iv.to_m) for s in b.shared for iv in s.intervals])
+    assert np.abs(fa - fb).max() <= 1e-6
+    ta, tb = a.table, b.table
+    assert ta is not None and tb is not None
+    for name in ("work", "road", "cross_work", "cross_road", "off_road_work"):
+        assert np.array_equal(getattr(ta, name), getattr(tb, name)), name
+    for name in ("from_m", "to_m", "offset_m", "cross_m", "off_road_length_m"):
+        assert np.allclose(getattr(ta, name), getattr(tb, name), rtol=0, atol=1e-6), name
+    assert all(ga.equals_exact(gb, 1e-6) for ga, gb in zip(ta.off_road_geom, tb.off_road_geom, strict=True))
+
+
+def test_compiled_path_without_a_writable_numba_cache(tmp_path: object) -> None:
+    """numba compiles in memory when its cache dir cannot be written: no error, no warning (-W error)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import datetime as dt\n"
+        "from shapely import LineString\n"
+        "from geo.overlap import detect\n"
+        "from onetrench.domain import Road, RoadClass, UtilityKind, Work\n"
+        "road = Road(road_id='R', name='R', road_class=RoadClass.BRANCH, width_m=16, "
+        "geometry=LineString([(0, 0), (300, 0)]))\n"
+        "ws = [Work(work_id=i, utility=UtilityKind.GAS, owner='x', geometry=LineString([(x, 1), (x + 120, 1)]), "
+        "start=dt.date(2027, 1, 1), end=dt.date(2027, 1, 2)) for i, x in (('A', 0), ('B', 50))]\n"
+        "print(round(detect(ws, [road]).shared[0].shared_m, 6))\n"
+    )
+    env = dict(os.environ, NUMBA_CACHE_DIR="/dev/null/numba-cache")
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], cwd=root, env=env, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "70.0"
+    assert "Warning" not in proc.stderr

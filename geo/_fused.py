@@ -1,0 +1,206 @@
+"""Compiled (numba) loops of the route clipping in :mod:`geo._clip` (private helper).
+
+Each function fuses several numpy passes of :func:`geo._clip.clip_lines` into one loop over the
+candidate rows, with the same formulas in the same order, so the results equal the numpy path's
+(see ``tests/test_detector.py``, which runs both). ``cache=True`` compiles once per clone into
+``__pycache__`` (or ``NUMBA_CACHE_DIR``); where that is not writable numba compiles in memory.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+from numpy.typing import NDArray
+
+with warnings.catch_warnings():  # numba's import may warn about its own environment; not ours to raise
+    warnings.simplefilter("ignore")
+    import numba
+    from numba.core.errors import NumbaWarning
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+# The same constants as geo._clip (kept here to avoid an import cycle; checked equal there).
+SIMPLIFY_BAND = 0.0101
+FILLET_BAND = 0.02
+BAND_SLACK_M = 1e-6
+
+
+def _njit(func):  # type: ignore[no-untyped-def]
+    """``numba.njit(cache=True)``; a cache that cannot be written is not an error (nor a warning)."""
+    compiled = numba.njit(cache=True)(func)
+
+    def call(*args):  # type: ignore[no-untyped-def]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NumbaWarning)
+            return compiled(*args)
+
+    call.__doc__ = func.__doc__
+    call.compiled = compiled  # type: ignore[attr-defined]
+    return call
+
+
+@numba.njit(cache=True, inline="always")
+def _lb_step(p: float, q: float, t0: float, t1: float) -> tuple[float, float]:
+    if p < 0:
+        r = q / p
+        t0 = max(t0, r)
+    elif p > 0:
+        r = q / p
+        t1 = min(t1, r)
+    elif q < 0:
+        t1 = -1.0
+    return t0, t1
+
+
+@numba.njit(cache=True, inline="always")
+def _liang_barsky(u0: float, du: float, v0: float, dv: float, length: float, h: float) -> tuple[float, float]:  # noqa: PLR0917
+    t0, t1 = _lb_step(-du, u0, 0.0, 1.0)
+    t0, t1 = _lb_step(du, length - u0, t0, t1)
+    t0, t1 = _lb_step(-dv, v0 + h, t0, t1)
+    return _lb_step(dv, h - v0, t0, t1)
+
+
+@numba.njit(cache=True, inline="always")
+def _disk(px: float, py: float, qx: float, qy: float, r: float) -> tuple[float, float]:
+    aa = qx * qx + qy * qy
+    bb = px * qx + py * qy
+    cc = px * px + py * py - r * r
+    disc = bb * bb - aa * cc
+    if disc >= 0 and aa > 0:
+        root = math.sqrt(disc)
+        t0 = (-bb - root) / aa
+        t1 = (-bb + root) / aa
+    else:
+        t0 = 2.0
+        t1 = -1.0
+    return max(t0, 0.0), min(t1, 1.0)
+
+
+@numba.njit(cache=True, inline="always")
+def _sector_step(c0: float, c1: float, t0: float, t1: float) -> tuple[float, float]:
+    if c1 < 0:
+        t0 = max(t0, -c0 / c1)
+    elif c1 > 0:
+        t1 = min(t1, -c0 / c1)
+    elif c0 > 0:
+        t1 = -1.0
+    return t0, t1
+
+
+def _row_ranges_py(  # noqa: PLR0917
+    s: IntArray,
+    k: IntArray,
+    sp: FloatArray,
+    sq: FloatArray,
+    slen: FloatArray,
+    a: FloatArray,
+    d: FloatArray,
+    seg_h: FloatArray,
+    seg_len: FloatArray,
+    joint: BoolArray,
+    next_d: FloatArray,
+    shallow: BoolArray,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, BoolArray]:
+    """Per candidate row ``(s[i], k[i])``: rectangle range, round-join range, in an ambiguity band.
+
+    Returns ``(rt0, rt1, dt0, dt1, amb)``; ``dt0 > dt1`` where the road segment has no joint.
+    ``shallow[i]`` tells whether the row's road may have simplified offset curves in GEOS.
+    """
+    n = len(s)
+    rt0 = np.empty(n)
+    rt1 = np.empty(n)
+    dt0 = np.empty(n)
+    dt1 = np.empty(n)
+    amb = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        si = s[i]
+        ki = k[i]
+        d0 = d[ki, 0]
+        d1 = d[ki, 1]
+        h = seg_h[ki]
+        seg_l = seg_len[ki]
+        px = sp[si, 0] - a[ki, 0]
+        py = sp[si, 1] - a[ki, 1]
+        qx = sq[si, 0]
+        qy = sq[si, 1]
+        u0 = px * d0 + py * d1
+        v0 = d0 * py - d1 * px
+        du = qx * d0 + qy * d1
+        dv = d0 * qy - d1 * qx
+        rt0[i], rt1[i] = _liang_barsky(u0, du, v0, dv, seg_l, h)
+        if joint[ki]:
+            bx = px - d0 * seg_l
+            by = py - d1 * seg_l
+            dt0[i], dt1[i] = _disk(bx, by, qx, qy, h)
+            # outer wedge of the bend: (b + t q)·d >= 0 and (b + t q)·next_d <= 0
+            wt0, wt1 = _sector_step(-(bx * d0 + by * d1), -(qx * d0 + qy * d1), 0.0, 1.0)
+            e0 = next_d[ki, 0]
+            e1 = next_d[ki, 1]
+            wt0, wt1 = _sector_step(bx * e0 + by * e1, qx * e0 + qy * e1, wt0, wt1)
+            ot0, ot1 = _disk(bx, by, qx, qy, h + BAND_SLACK_M)
+            it0, it1 = _disk(bx, by, qx, qy, h * (1 - FILLET_BAND) - BAND_SLACK_M)
+            lo_t = max(wt0, ot0)
+            hi_t = min(wt1, ot1)
+            if hi_t > lo_t and not (it0 <= lo_t and it1 >= hi_t):
+                amb[i] = True
+        else:
+            dt0[i] = 2.0
+            dt1[i] = -1.0
+        if shallow[i]:
+            o0, o1 = _liang_barsky(u0, du, v0, dv, seg_l, h * (1 + SIMPLIFY_BAND) + BAND_SLACK_M)
+            i0, i1 = _liang_barsky(u0, du, v0, dv, seg_l, h * (1 - SIMPLIFY_BAND) - BAND_SLACK_M)
+            if o1 > o0 and (not (i1 > i0) or abs(o0 - i0) * slen[si] > 0 or abs(o1 - i1) * slen[si] > 0):
+                amb[i] = True
+    return rt0, rt1, dt0, dt1, amb
+
+
+def _nearest_py(  # noqa: PLR0917
+    pts: FloatArray,
+    g0: IntArray,
+    g1: IntArray,
+    k: IntArray,
+    a: FloatArray,
+    d: FloatArray,
+    seg_len: FloatArray,
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """For each point, the nearest road segment ``k[j]`` over rows ``g0[i] <= j < g1[i]`` (first on ties).
+
+    Returns the row ``j``, the clamped along-coordinate on ``k[j]`` and the signed offset (left positive).
+    """
+    n = len(pts)
+    out_j = np.empty(n, dtype=np.int64)
+    out_u = np.empty(n)
+    out_v = np.empty(n)
+    for i in range(n):
+        x = pts[i, 0]
+        y = pts[i, 1]
+        best = np.inf
+        j = g0[i]
+        if g1[i] - g0[i] > 1:
+            for jj in range(g0[i], g1[i]):
+                kk = k[jj]
+                rx = x - a[kk, 0]
+                ry = y - a[kk, 1]
+                u = rx * d[kk, 0] + ry * d[kk, 1]
+                v = d[kk, 0] * ry - d[kk, 1] * rx
+                ucl = min(max(u, 0.0), seg_len[kk])
+                dist = (u - ucl) ** 2 + v * v
+                if dist < best:
+                    best = dist
+                    j = jj
+        kk = k[j]
+        rx = x - a[kk, 0]
+        ry = y - a[kk, 1]
+        u = rx * d[kk, 0] + ry * d[kk, 1]
+        out_j[i] = j
+        out_u[i] = min(max(u, 0.0), seg_len[kk])
+        out_v[i] = d[kk, 0] * ry - d[kk, 1] * rx
+    return out_j, out_u, out_v
+
+
+row_ranges = _njit(_row_ranges_py)
+nearest = _njit(_nearest_py)
