@@ -96,6 +96,12 @@ class RoadSegments:
         none = np.zeros(0, dtype=np.int64)
         if len(lo) == 0 or len(self.grid_key) == 0:
             return none, none
+        if COMPILED:
+            lo = np.ascontiguousarray(lo, dtype=np.float64)
+            hi = np.ascontiguousarray(hi, dtype=np.float64)
+            return _fused.grid_pairs(
+                lo, hi, self.origin, self.cell, self.cmax, self.grid_key, self.grid_seg, self.grid_box
+            )
         key, box, cx, cy, c0 = _cells(lo, hi, self.origin, self.cell, self.cmax)
         g0 = np.searchsorted(self.grid_key, key, side="left")
         g1 = np.searchsorted(self.grid_key, key, side="right")
@@ -302,6 +308,8 @@ def _merge_t(
     ``seglen`` is the length of the segment of each row. Returns ``(key, t0, t1)`` of the merged
     intervals, sorted by key then t0.
     """
+    if COMPILED:
+        return _fused.merge_sorted(np.argsort(key, kind="stable"), key, t0, t1, seglen, JOIN_TOL_M)
     order = np.lexsort((t0, key))
     key, t0, t1, seglen = key[order], t0[order], t1[order], seglen[order]
     n = len(key)

@@ -204,3 +204,113 @@ def _nearest_py(  # noqa: PLR0917
 
 row_ranges = _njit(_row_ranges_py)
 nearest = _njit(_nearest_py)
+
+
+def _grid_pairs_py(  # noqa: PLR0917
+    lo: FloatArray,
+    hi: FloatArray,
+    origin: FloatArray,
+    cell: float,
+    cmax: int,
+    grid_key: IntArray,
+    grid_seg: IntArray,
+    grid_box: FloatArray,
+) -> tuple[IntArray, IntArray]:
+    """Pairs ``(box, segment)`` whose boxes meet, each once, sorted (see ``RoadSegments.candidates``).
+
+    Each box visits the grid cells it covers (cells outside the grid folded onto its border); a
+    pair is reported only in the cell holding the low corner of the two boxes' intersection.
+    """
+    n = len(lo)
+    c0 = np.empty((n, 2), dtype=np.int64)
+    c1 = np.empty((n, 2), dtype=np.int64)
+    for i in range(n):
+        for ax in range(2):
+            c0[i, ax] = np.int64(min(max(math.floor((lo[i, ax] - origin[ax]) / cell), -1.0), cmax + 1.0))
+            c1[i, ax] = np.int64(min(max(math.floor((hi[i, ax] - origin[ax]) / cell), -1.0), cmax + 1.0))
+    out_b = np.empty(4 * n + 16, dtype=np.int64)
+    out_s = np.empty(4 * n + 16, dtype=np.int64)
+    total = 0
+    for i in range(n):
+        first = total
+        for cy in range(c0[i, 1], c1[i, 1] + 1):
+            for cx in range(c0[i, 0], c1[i, 0] + 1):
+                key = (cx + 1) * (1 << 31) + (cy + 1)
+                g = np.searchsorted(grid_key, key)
+                while g < len(grid_key) and grid_key[g] == key:
+                    if (
+                        lo[i, 0] <= grid_box[g, 2]
+                        and lo[i, 1] <= grid_box[g, 3]
+                        and hi[i, 0] >= grid_box[g, 0]
+                        and hi[i, 1] >= grid_box[g, 1]
+                        and max(c0[i, 0], np.int64(grid_box[g, 4])) == cx
+                        and max(c0[i, 1], np.int64(grid_box[g, 5])) == cy
+                    ):
+                        if total == len(out_b):  # grow
+                            out_b = np.concatenate((out_b, np.empty(len(out_b), dtype=np.int64)))
+                            out_s = np.concatenate((out_s, np.empty(len(out_s), dtype=np.int64)))
+                        out_b[total] = i
+                        out_s[total] = grid_seg[g]
+                        total += 1
+                    g += 1
+        if total - first > 1:  # insertion sort of this box's segments (a few)
+            for x in range(first + 1, total):
+                v = out_s[x]
+                y = x - 1
+                while y >= first and out_s[y] > v:
+                    out_s[y + 1] = out_s[y]
+                    y -= 1
+                out_s[y + 1] = v
+    return out_b[:total].copy(), out_s[:total].copy()
+
+
+grid_pairs = _njit(_grid_pairs_py)
+
+
+def _merge_sorted_py(  # noqa: PLR0917
+    order: IntArray, key: IntArray, t0: FloatArray, t1: FloatArray, seglen: FloatArray, tol: float
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Merge intervals ``[t0, t1]`` sharing ``key``; ``order`` sorts by key (stably).
+
+    Within a key the rows are sorted by ``t0`` (stably, as ``np.lexsort((t0, key))``); a row starts a
+    new interval when its ``t0`` lies beyond the running maximum of ``t1`` by more than
+    ``tol / seglen``. Returns ``(key, t0, t1)`` of the merged intervals.
+    """
+    n = len(order)
+    idx = order.copy()
+    out_k = np.empty(n, dtype=np.int64)
+    out_0 = np.empty(n)
+    out_1 = np.empty(n)
+    m = 0
+    g = 0
+    while g < n:
+        e = g + 1
+        while e < n and key[idx[e]] == key[idx[g]]:
+            e += 1
+        for x in range(g + 1, e):  # insertion sort by t0 (groups are small), stable
+            v = idx[x]
+            y = x - 1
+            while y >= g and t0[idx[y]] > t0[v]:
+                idx[y + 1] = idx[y]
+                y -= 1
+            idx[y + 1] = v
+        run = t1[idx[g]]
+        out_k[m] = key[idx[g]]
+        out_0[m] = t0[idx[g]]
+        out_1[m] = run
+        m += 1
+        for x in range(g + 1, e):
+            r = idx[x]
+            if t0[r] > run + tol / seglen[r]:
+                out_k[m] = key[r]
+                out_0[m] = t0[r]
+                out_1[m] = t1[r]
+                m += 1
+            elif t1[r] > out_1[m - 1]:
+                out_1[m - 1] = t1[r]
+            run = max(run, t1[r])
+        g = e
+    return out_k[:m].copy(), out_0[:m].copy(), out_1[:m].copy()
+
+
+merge_sorted = _njit(_merge_sorted_py)
