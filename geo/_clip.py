@@ -668,6 +668,10 @@ def _polygon_ranges(  # noqa: PLR0917
     pidx = np.searchsorted(poly_road, r)
     cnt = e_start[pidx + 1] - e_start[pidx]
     total = int(cnt.sum())
+    if COMPILED:
+        return _fused.polygon_ranges(
+            np.ascontiguousarray(s, dtype=np.int64), pidx.astype(np.int64), sp, sq, ea, eb, e_start.astype(np.int64)
+        )
     if total > MAX_EDGE_ROWS and len(s) > 1:  # long, detailed corridors: bounded temporaries
         half = len(s) // 2
         a0, a1, ai = _polygon_ranges(s[:half], r[:half], sp, sq, polys, poly_road)

@@ -316,6 +316,101 @@ def _merge_sorted_py(  # noqa: PLR0917
 merge_sorted = _njit(_merge_sorted_py)
 
 
+def _polygon_ranges_py(  # noqa: PLR0917
+    s: IntArray,
+    pidx: IntArray,
+    sp: FloatArray,
+    sq: FloatArray,
+    ea: FloatArray,
+    eb: FloatArray,
+    e_start: IntArray,
+) -> tuple[FloatArray, FloatArray, IntArray]:
+    """Ranges of work segments ``s[i]`` inside polygon ``pidx[i]`` (edges ``ea → eb``, by polygon).
+
+    The loop form of ``geo._clip._polygon_ranges``: breakpoints at crossings with the rings and at
+    ring vertices on the segment; a piece between breakpoints is kept when its middle is inside
+    (even–odd rule) or on the boundary. Returns ``(t0, t1, i)``.
+    """
+    n = len(s)
+    cap = 4 * n + 16
+    out_0 = np.empty(cap)
+    out_1 = np.empty(cap)
+    out_i = np.empty(cap, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        px = sp[s[i], 0]
+        py = sp[s[i], 1]
+        qx = sq[s[i], 0]
+        qy = sq[s[i], 1]
+        e0 = e_start[pidx[i]]
+        e1 = e_start[pidx[i] + 1]
+        bt = np.empty(2 * (e1 - e0) + 2)
+        nb = 0
+        bt[nb] = 0.0
+        bt[nb + 1] = 1.0
+        nb += 2
+        qq = max(qx * qx + qy * qy, 1e-300)
+        sq_qq = math.sqrt(qq)
+        for e in range(e0, e1):
+            ax = ea[e, 0]
+            ay = ea[e, 1]
+            fx = eb[e, 0] - ax
+            fy = eb[e, 1] - ay
+            wx = ax - px
+            wy = ay - py
+            denom = qx * fy - qy * fx
+            if denom != 0:
+                t = (wx * fy - wy * fx) / denom
+                u = (wx * qy - wy * qx) / denom
+                if u >= 0 and u <= 1 and t > 0 and t < 1:
+                    bt[nb] = t
+                    nb += 1
+            tv = (wx * qx + wy * qy) / qq
+            dv = abs(wx * qy - wy * qx) / sq_qq
+            if dv <= 1e-9 and tv > 0 and tv < 1:
+                bt[nb] = tv
+                nb += 1
+        bt = np.sort(bt[:nb])
+        for j in range(nb - 1):
+            t0 = bt[j]
+            t1 = bt[j + 1]
+            if not t1 > t0:
+                continue
+            tm = (t0 + t1) / 2.0
+            mx = px + qx * tm
+            my = py + qy * tm
+            odd = False
+            onb = False
+            for e in range(e0, e1):
+                ax = ea[e, 0]
+                ay = ea[e, 1]
+                bx = eb[e, 0]
+                by = eb[e, 1]
+                if (ay > my) != (by > my):
+                    xcross = ax + (my - ay) * (bx - ax) / (by - ay)
+                    if mx < xcross:
+                        odd = not odd
+                fx = bx - ax
+                fy = by - ay
+                ll = max(fx * fx + fy * fy, 1e-300)
+                tt = min(max(((mx - ax) * fx + (my - ay) * fy) / ll, 0.0), 1.0)
+                if math.hypot(mx - (ax + tt * fx), my - (ay + tt * fy)) <= 1e-9:
+                    onb = True
+            if odd or onb:
+                if m == len(out_0):  # grow
+                    out_0 = np.concatenate((out_0, np.empty(len(out_0))))
+                    out_1 = np.concatenate((out_1, np.empty(len(out_1))))
+                    out_i = np.concatenate((out_i, np.empty(len(out_i), dtype=np.int64)))
+                out_0[m] = t0
+                out_1[m] = t1
+                out_i[m] = i
+                m += 1
+    return out_0[:m].copy(), out_1[:m].copy(), out_i[:m].copy()
+
+
+polygon_ranges = _njit(_polygon_ranges_py)
+
+
 def _warm_up() -> None:
     """Load (or, once per clone, compile) every loop with the argument types the detector uses.
 
@@ -330,6 +425,7 @@ def _warm_up() -> None:
     nearest(f2, i1, i1 + 1, i1, f2, f2 + 1.0, f1)
     grid_pairs(f2, f2 + 1.0, np.zeros(2), 1.0, 2, i1, i1, np.zeros((1, 6)))
     merge_sorted(i1, i1, f1 * 0.0, f1, f1, 1e-9)
+    polygon_ranges(i1, i1, f2, f2 + 1.0, f2, f2 + 1.0, np.array([0, 1], dtype=np.int64))
 
 
 _warm_up()
