@@ -27,6 +27,8 @@ BoolArray = NDArray[np.bool_]
 SIMPLIFY_BAND = 0.0101
 FILLET_BAND = 0.02
 BAND_SLACK_M = 1e-6
+#: Groups longer than this are sorted by numpy's sort, not by insertion (no quadratic worst case).
+INSERTION_MAX = 32
 
 
 def _njit(func):  # type: ignore[no-untyped-def]
@@ -253,7 +255,9 @@ def _grid_pairs_py(  # noqa: PLR0917
                         out_s[total] = grid_seg[g]
                         total += 1
                     g += 1
-        if total - first > 1:  # insertion sort of this box's segments (a few)
+        if total - first > INSERTION_MAX:
+            out_s[first:total] = np.sort(out_s[first:total])
+        elif total - first > 1:  # insertion sort of this box's segments (a few)
             for x in range(first + 1, total):
                 v = out_s[x]
                 y = x - 1
@@ -287,7 +291,11 @@ def _merge_sorted_py(  # noqa: PLR0917
         e = g + 1
         while e < n and key[idx[e]] == key[idx[g]]:
             e += 1
+        if e - g > INSERTION_MAX:  # stable sort by t0
+            idx[g:e] = idx[g:e][np.argsort(t0[idx[g:e]], kind="mergesort")]
         for x in range(g + 1, e):  # insertion sort by t0 (groups are small), stable
+            if e - g > INSERTION_MAX:
+                break
             v = idx[x]
             y = x - 1
             while y >= g and t0[idx[y]] > t0[v]:

@@ -755,3 +755,35 @@ def test_compiled_path_without_a_writable_numba_cache(tmp_path: object) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "70.0"
     assert "Warning" not in proc.stderr
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_long_work_segments_along_finely_digitised_roads(compiled: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One work segment against hundreds of road segments of one road (large groups in the loops)."""
+    import geo._clip
+
+    monkeypatch.setattr(geo._clip, "COMPILED", compiled)
+    x = np.linspace(600.0, 0.0, 401)  # digitised backwards, 1.5 m steps with a 3 cm zigzag
+    y = np.where(np.arange(401) % 2 == 0, 0.03, -0.03)
+    roads = [R("Z", LineString(np.c_[x, y])), R("C", LineString([(300, -300), (300, 300)]), width=16)]
+    works = [
+        W("A", LineString([(15, 2), (585, 2)])),
+        W("B", LineString([(590, -3), (10, -3)])),
+        W("C", LineString([(100, 6), (250, 6), (400, 6), (500, 40)])),
+        W("D", LineString([(300, -250), (300, 250)])),
+    ]
+    assert_matches_reference(works, roads)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known, not fixed: a round join at an interior vertex closer than the half width to a flat "
+    "end cap reaches past the cap (GEOS's buffer does not); off-road lengths there are too short",
+)
+@pytest.mark.parametrize("compiled", [True, False])
+def test_flat_cap_after_short_segments(compiled: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    import geo._clip
+
+    monkeypatch.setattr(geo._clip, "COMPILED", compiled)
+    roads = [R("Z", LineString(np.c_[np.linspace(600.0, 0.0, 100), np.zeros(100)]))]  # 6 m segments, h = 10 m
+    assert_matches_reference([W("A", LineString([(-20, 2), (620, 2)]))], roads)
