@@ -419,6 +419,64 @@ def _polygon_ranges_py(  # noqa: PLR0917
 polygon_ranges = _njit(_polygon_ranges_py)
 
 
+def _merge_weighted_py(  # noqa: PLR0917
+    order: IntArray, key: IntArray, lo: FloatArray, hi: FloatArray, value: FloatArray, tol: float
+) -> tuple[IntArray, FloatArray, FloatArray, FloatArray]:
+    """Merge intervals ``[lo, hi]`` sharing ``key`` (``order`` sorts by key, stably); gaps up to ``tol`` close.
+
+    Returns ``(key, lo, hi, mean)``, ``mean`` the mean of ``value`` weighted by each input
+    interval's length (as ``geo.occupancy.merge_intervals``).
+    """
+    n = len(order)
+    idx = order.copy()
+    out_k = np.empty(n, dtype=np.int64)
+    out_lo = np.empty(n)
+    out_hi = np.empty(n)
+    out_mean = np.empty(n)
+    m = 0
+    g = 0
+    while g < n:
+        e = g + 1
+        while e < n and key[idx[e]] == key[idx[g]]:
+            e += 1
+        if e - g > INSERTION_MAX:  # stable sort by lo
+            idx[g:e] = idx[g:e][np.argsort(lo[idx[g:e]], kind="mergesort")]
+        else:
+            for x in range(g + 1, e):
+                v = idx[x]
+                y = x - 1
+                while y >= g and lo[idx[y]] > lo[v]:
+                    idx[y + 1] = idx[y]
+                    y -= 1
+                idx[y + 1] = v
+        run = -np.inf
+        sw = 0.0
+        swv = 0.0
+        for x in range(g, e):
+            r = idx[x]
+            if x == g or lo[r] > run + tol:
+                if x > g:
+                    out_mean[m - 1] = swv / sw
+                out_k[m] = key[r]
+                out_lo[m] = lo[r]
+                out_hi[m] = hi[r]
+                sw = 0.0
+                swv = 0.0
+                m += 1
+            elif hi[r] > out_hi[m - 1]:
+                out_hi[m - 1] = hi[r]
+            w = max(hi[r] - lo[r], 1e-12)
+            sw += w
+            swv += value[r] * w
+            run = max(run, hi[r])
+        out_mean[m - 1] = swv / sw
+        g = e
+    return out_k[:m].copy(), out_lo[:m].copy(), out_hi[:m].copy(), out_mean[:m].copy()
+
+
+merge_weighted = _njit(_merge_weighted_py)
+
+
 def _warm_up() -> None:
     """Load (or, once per clone, compile) every loop with the argument types the detector uses.
 
@@ -433,6 +491,7 @@ def _warm_up() -> None:
     nearest(f2, i1, i1 + 1, i1, f2, f2 + 1.0, f1)
     grid_pairs(f2, f2 + 1.0, np.zeros(2), 1.0, 2, i1, i1, np.zeros((1, 6)))
     merge_sorted(i1, i1, f1 * 0.0, f1, f1, 1e-9)
+    merge_weighted(i1, i1, f1 * 0.0, f1, f1, 1e-6)
     polygon_ranges(i1, i1, f2, f2 + 1.0, f2, f2 + 1.0, np.array([0, 1], dtype=np.int64))
 
 

@@ -36,6 +36,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
+from geo import _clip, _fused
 from geo._clip import LineClip, RoadSegments, clip_lines, project_on_roads, zone_candidates
 from geo.roads import RoadNetwork
 from onetrench.settings import Settings
@@ -216,6 +217,16 @@ def merge_intervals(
     if len(key) == 0:
         z = np.zeros(0)
         return np.zeros(0, dtype=np.int64), z, z, z
+    if _clip.COMPILED and weight_values is not None:
+        k = np.ascontiguousarray(key, dtype=np.int64)
+        return _fused.merge_weighted(
+            np.argsort(k, kind="stable"),
+            k,
+            np.ascontiguousarray(from_m, dtype=np.float64),
+            np.ascontiguousarray(to_m, dtype=np.float64),
+            np.ascontiguousarray(weight_values, dtype=np.float64),
+            MERGE_TOLERANCE_M,
+        )
     order = np.lexsort((from_m, key))
     key, from_m, to_m = key[order], from_m[order], to_m[order]
     runmax = pd.Series(to_m).groupby(key).cummax().to_numpy()
