@@ -471,27 +471,33 @@ def clip_lines(
     n = len(ps)
     # Piece ends at a vertex of the work take the vertex itself, so that the two pieces meeting
     # there get the same measure (GEOS projects that vertex once).
-    e0 = np.where((t0 <= 0.0)[:, None], sp[ps], sp[ps] + sq[ps] * t0[:, None])
-    e1 = np.where((t1 >= 1.0)[:, None], send[ps], sp[ps] + sq[ps] * t1[:, None])
-    pts = np.concatenate([e0, e1, (e0 + e1) / 2.0])
     if COMPILED:
-        j, uc, vv = _fused.nearest(pts, np.tile(g0, 3), np.tile(g1, 3), k, segs.a, segs.d, segs.length)
+        pts3, k3, u3, v3 = _fused.piece_measures(ps, t0, t1, g0, g1, sp, sq, send, k, segs.a, segs.d, segs.length)
+        e0, e1, mid = pts3[0], pts3[1], pts3[2]
+        kj, uc, vv = k3.reshape(-1), u3.reshape(-1), v3.reshape(-1)
     else:
+        e0 = np.where((t0 <= 0.0)[:, None], sp[ps], sp[ps] + sq[ps] * t0[:, None])
+        e1 = np.where((t1 >= 1.0)[:, None], send[ps], sp[ps] + sq[ps] * t1[:, None])
+        mid = (e0 + e1) / 2.0
+        pts = np.concatenate([e0, e1, mid])
         j, uc, vv = _nearest(pts, np.tile(g0, 3), np.tile(g1, 3), segs.a[k], segs.d[k], segs.length[k])
-    kj = k[j]
+        kj = k[j]
     meas = segs.m0[kj] + uc
     # Within a segment (0.5 m from its ends) the road's direction at the middle is the segment's.
     km, um = kj[2 * n :], uc[2 * n :]
     inner = (um >= 0.5) & (um <= segs.length[km] - 0.5)
+    # Parts numbered 0, 1, ... in order (part ids are non-decreasing).
+    part_new = np.ones(n, dtype=bool)
+    part_new[1:] = part_id[1:] != part_id[:-1]
     return LineClip(
         piece_work=work_index[pg],
         piece_road=pr,
         piece_m0=meas[:n],
         piece_m1=meas[n : 2 * n],
-        piece_mid=(e0 + e1) / 2.0,
+        piece_mid=mid,
         piece_mid_m=meas[2 * n :],
         piece_vec=e1 - e0,
-        piece_part=np.unique(part_id, return_inverse=True)[1].astype(np.int64) if n else np.zeros(0, np.int64),
+        piece_part=(np.cumsum(part_new) - 1).astype(np.int64),
         piece_frame_known=inner,
         piece_tangent=segs.d[km],
         piece_offset=vv[2 * n :],

@@ -477,6 +477,68 @@ def _merge_weighted_py(  # noqa: PLR0917
 merge_weighted = _njit(_merge_weighted_py)
 
 
+def _piece_measures_py(  # noqa: PLR0917
+    ps: IntArray,
+    t0: FloatArray,
+    t1: FloatArray,
+    g0: IntArray,
+    g1: IntArray,
+    sp: FloatArray,
+    sq: FloatArray,
+    send: FloatArray,
+    k: IntArray,
+    a: FloatArray,
+    d: FloatArray,
+    seg_len: FloatArray,
+) -> tuple[FloatArray, IntArray, FloatArray, FloatArray]:
+    """Ends and middle of each piece ``[t0, t1]`` of work segment ``ps``, projected on the road.
+
+    A piece end at a vertex of the work takes the vertex itself. Each point goes to the nearest
+    road segment ``k[j]``, ``g0 <= j < g1`` (first on ties). Returns the points ``(3, n, 2)``
+    (start, end, middle), the road segment ``(3, n)``, the clamped along-coordinate on it and the
+    signed offset (left positive).
+    """
+    n = len(ps)
+    pts = np.empty((3, n, 2))
+    out_k = np.empty((3, n), dtype=np.int64)
+    out_u = np.empty((3, n))
+    out_v = np.empty((3, n))
+    for i in range(n):
+        si = ps[i]
+        for c in range(2):
+            pts[0, i, c] = sp[si, c] if t0[i] <= 0.0 else sp[si, c] + sq[si, c] * t0[i]
+            pts[1, i, c] = send[si, c] if t1[i] >= 1.0 else sp[si, c] + sq[si, c] * t1[i]
+            pts[2, i, c] = (pts[0, i, c] + pts[1, i, c]) / 2.0
+        for w in range(3):
+            x = pts[w, i, 0]
+            y = pts[w, i, 1]
+            best = np.inf
+            j = g0[i]
+            if g1[i] - g0[i] > 1:
+                for jj in range(g0[i], g1[i]):
+                    kk = k[jj]
+                    rx = x - a[kk, 0]
+                    ry = y - a[kk, 1]
+                    u = rx * d[kk, 0] + ry * d[kk, 1]
+                    v = d[kk, 0] * ry - d[kk, 1] * rx
+                    ucl = min(max(u, 0.0), seg_len[kk])
+                    dist = (u - ucl) ** 2 + v * v
+                    if dist < best:
+                        best = dist
+                        j = jj
+            kk = k[j]
+            rx = x - a[kk, 0]
+            ry = y - a[kk, 1]
+            u = rx * d[kk, 0] + ry * d[kk, 1]
+            out_k[w, i] = kk
+            out_u[w, i] = min(max(u, 0.0), seg_len[kk])
+            out_v[w, i] = d[kk, 0] * ry - d[kk, 1] * rx
+    return pts, out_k, out_u, out_v
+
+
+piece_measures = _njit(_piece_measures_py)
+
+
 def _warm_up() -> None:
     """Load (or, once per clone, compile) every loop with the argument types the detector uses.
 
@@ -491,6 +553,7 @@ def _warm_up() -> None:
     nearest(f2, i1, i1 + 1, i1, f2, f2 + 1.0, f1)
     grid_pairs(f2, f2 + 1.0, np.zeros(2), 1.0, 2, i1, i1, np.zeros((1, 6)))
     merge_sorted(i1, i1, f1 * 0.0, f1, f1, 1e-9)
+    piece_measures(i1, f1 * 0.0, f1, i1, i1 + 1, f2, f2 + 1.0, f2 + 1.0, i1, f2, f2 + 1.0, f1)
     merge_weighted(i1, i1, f1 * 0.0, f1, f1, 1e-6)
     polygon_ranges(i1, i1, f2, f2 + 1.0, f2, f2 + 1.0, np.array([0, 1], dtype=np.int64))
 
