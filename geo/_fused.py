@@ -45,7 +45,113 @@ def _njit(func):  # type: ignore[no-untyped-def]
     return call
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
+def _lower_bound(arr: IntArray, x: int) -> int:
+    """First index ``i`` with ``arr[i] >= x`` (``np.searchsorted(arr, x)``)."""
+    lo = 0
+    hi = len(arr)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if arr[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True)
+def _sort_by(idx: IntArray, vals: FloatArray, g: int, e: int) -> None:
+    """Sort ``idx[g:e]`` by ``vals[idx]``, stably (bottom-up merge sort; insertion for short runs)."""
+    if e - g <= INSERTION_MAX:
+        for x in range(g + 1, e):
+            v = idx[x]
+            y = x - 1
+            while y >= g and vals[idx[y]] > vals[v]:
+                idx[y + 1] = idx[y]
+                y -= 1
+            idx[y + 1] = v
+        return
+    buf = np.empty(e - g, dtype=np.int64)
+    width = 1
+    src = idx[g:e].copy()
+    n = e - g
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            i = lo
+            j = mid
+            o = lo
+            while i < mid and j < hi:
+                if vals[src[j]] < vals[src[i]]:
+                    buf[o] = src[j]
+                    j += 1
+                else:
+                    buf[o] = src[i]
+                    i += 1
+                o += 1
+            while i < mid:
+                buf[o] = src[i]
+                i += 1
+                o += 1
+            while j < hi:
+                buf[o] = src[j]
+                j += 1
+                o += 1
+        src, buf = buf, src
+        width *= 2
+    idx[g:e] = src
+
+
+@numba.njit(cache=True)
+def _sort_ints(a: IntArray, g: int, e: int) -> None:
+    """Sort ``a[g:e]`` in place (insertion for short runs, heapsort otherwise)."""
+    n = e - g
+    if n <= INSERTION_MAX:
+        for x in range(g + 1, e):
+            v = a[x]
+            y = x - 1
+            while y >= g and a[y] > v:
+                a[y + 1] = a[y]
+                y -= 1
+            a[y + 1] = v
+        return
+    for start in range(n // 2 - 1, -1, -1):
+        _sift(a, g, start, n)
+    for end in range(n - 1, 0, -1):
+        a[g], a[g + end] = a[g + end], a[g]
+        _sift(a, g, 0, end)
+
+
+@numba.njit(cache=True)
+def _sift(a: IntArray, g: int, root: int, n: int) -> None:
+    while True:
+        child = 2 * root + 1
+        if child >= n:
+            return
+        if child + 1 < n and a[g + child + 1] > a[g + child]:
+            child += 1
+        if a[g + root] >= a[g + child]:
+            return
+        a[g + root], a[g + child] = a[g + child], a[g + root]
+        root = child
+
+
+@numba.njit(cache=True)
+def _grown_i(arr: IntArray) -> IntArray:
+    out = np.empty(2 * len(arr), dtype=np.int64)
+    out[: len(arr)] = arr
+    return out
+
+
+@numba.njit(cache=True)
+def _grown_f(arr: FloatArray) -> FloatArray:
+    out = np.empty(2 * len(arr))
+    out[: len(arr)] = arr
+    return out
+
+
+@numba.njit(cache=True)
 def _lb_step(p: float, q: float, t0: float, t1: float) -> tuple[float, float]:
     if p < 0:
         r = q / p
@@ -58,7 +164,7 @@ def _lb_step(p: float, q: float, t0: float, t1: float) -> tuple[float, float]:
     return t0, t1
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _liang_barsky(u0: float, du: float, v0: float, dv: float, length: float, h: float) -> tuple[float, float]:  # noqa: PLR0917
     t0, t1 = _lb_step(-du, u0, 0.0, 1.0)
     t0, t1 = _lb_step(du, length - u0, t0, t1)
@@ -66,7 +172,7 @@ def _liang_barsky(u0: float, du: float, v0: float, dv: float, length: float, h: 
     return _lb_step(dv, h - v0, t0, t1)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _disk(px: float, py: float, qx: float, qy: float, r: float) -> tuple[float, float]:
     aa = qx * qx + qy * qy
     bb = px * qx + py * qy
@@ -82,7 +188,7 @@ def _disk(px: float, py: float, qx: float, qy: float, r: float) -> tuple[float, 
     return max(t0, 0.0), min(t1, 1.0)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _sector_step(c0: float, c1: float, t0: float, t1: float) -> tuple[float, float]:
     if c1 < 0:
         t0 = max(t0, -c0 / c1)
@@ -238,7 +344,7 @@ def _grid_pairs_py(  # noqa: PLR0917
         for cy in range(c0[i, 1], c1[i, 1] + 1):
             for cx in range(c0[i, 0], c1[i, 0] + 1):
                 key = (cx + 1) * (1 << 31) + (cy + 1)
-                g = np.searchsorted(grid_key, key)
+                g = _lower_bound(grid_key, key)
                 while g < len(grid_key) and grid_key[g] == key:
                     if (
                         lo[i, 0] <= grid_box[g, 2]
@@ -249,22 +355,14 @@ def _grid_pairs_py(  # noqa: PLR0917
                         and max(c0[i, 1], np.int64(grid_box[g, 5])) == cy
                     ):
                         if total == len(out_b):  # grow
-                            out_b = np.concatenate((out_b, np.empty(len(out_b), dtype=np.int64)))
-                            out_s = np.concatenate((out_s, np.empty(len(out_s), dtype=np.int64)))
+                            out_b = _grown_i(out_b)
+                            out_s = _grown_i(out_s)
                         out_b[total] = i
                         out_s[total] = grid_seg[g]
                         total += 1
                     g += 1
-        if total - first > INSERTION_MAX:
-            out_s[first:total] = np.sort(out_s[first:total])
-        elif total - first > 1:  # insertion sort of this box's segments (a few)
-            for x in range(first + 1, total):
-                v = out_s[x]
-                y = x - 1
-                while y >= first and out_s[y] > v:
-                    out_s[y + 1] = out_s[y]
-                    y -= 1
-                out_s[y + 1] = v
+        if total - first > 1:
+            _sort_ints(out_s, first, total)
     return out_b[:total].copy(), out_s[:total].copy()
 
 
@@ -291,17 +389,7 @@ def _merge_sorted_py(  # noqa: PLR0917
         e = g + 1
         while e < n and key[idx[e]] == key[idx[g]]:
             e += 1
-        if e - g > INSERTION_MAX:  # stable sort by t0
-            idx[g:e] = idx[g:e][np.argsort(t0[idx[g:e]], kind="mergesort")]
-        for x in range(g + 1, e):  # insertion sort by t0 (groups are small), stable
-            if e - g > INSERTION_MAX:
-                break
-            v = idx[x]
-            y = x - 1
-            while y >= g and t0[idx[y]] > t0[v]:
-                idx[y + 1] = idx[y]
-                y -= 1
-            idx[y + 1] = v
+        _sort_by(idx, t0, g, e)  # by t0, stably
         run = t1[idx[g]]
         out_k[m] = key[idx[g]]
         out_0[m] = t0[idx[g]]
@@ -378,7 +466,9 @@ def _polygon_ranges_py(  # noqa: PLR0917
             if dv <= 1e-9 and tv > 0 and tv < 1:
                 bt[nb] = tv
                 nb += 1
-        bt = np.sort(bt[:nb])
+        bi = np.arange(nb)
+        _sort_by(bi, bt, 0, nb)
+        bt = bt[bi]
         for j in range(nb - 1):
             t0 = bt[j]
             t1 = bt[j + 1]
@@ -406,9 +496,9 @@ def _polygon_ranges_py(  # noqa: PLR0917
                     onb = True
             if odd or onb:
                 if m == len(out_0):  # grow
-                    out_0 = np.concatenate((out_0, np.empty(len(out_0))))
-                    out_1 = np.concatenate((out_1, np.empty(len(out_1))))
-                    out_i = np.concatenate((out_i, np.empty(len(out_i), dtype=np.int64)))
+                    out_0 = _grown_f(out_0)
+                    out_1 = _grown_f(out_1)
+                    out_i = _grown_i(out_i)
                 out_0[m] = t0
                 out_1[m] = t1
                 out_i[m] = i
@@ -439,16 +529,7 @@ def _merge_weighted_py(  # noqa: PLR0917
         e = g + 1
         while e < n and key[idx[e]] == key[idx[g]]:
             e += 1
-        if e - g > INSERTION_MAX:  # stable sort by lo
-            idx[g:e] = idx[g:e][np.argsort(lo[idx[g:e]], kind="mergesort")]
-        else:
-            for x in range(g + 1, e):
-                v = idx[x]
-                y = x - 1
-                while y >= g and lo[idx[y]] > lo[v]:
-                    idx[y + 1] = idx[y]
-                    y -= 1
-                idx[y + 1] = v
+        _sort_by(idx, lo, g, e)  # by lo, stably
         run = -np.inf
         sw = 0.0
         swv = 0.0

@@ -787,3 +787,20 @@ def test_flat_cap_after_short_segments(compiled: bool, monkeypatch: pytest.Monke
     monkeypatch.setattr(geo._clip, "COMPILED", compiled)
     roads = [R("Z", LineString(np.c_[np.linspace(600.0, 0.0, 100), np.zeros(100)]))]  # 6 m segments, h = 10 m
     assert_matches_reference([W("A", LineString([(-20, 2), (620, 2)]))], roads)
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 32, 33, 200, 1001])
+def test_compiled_sorts_match_numpy(n: int) -> None:
+    """The hand-written sorts in geo._fused (no numpy sort inside numba: shorter compile) equal numpy's."""
+    from geo import _fused
+
+    rng = np.random.default_rng(n)
+    vals = rng.integers(0, max(n // 3, 1), n).astype(np.float64)  # many ties: stability matters
+    idx = np.arange(n, dtype=np.int64)
+    _fused._sort_by(idx, vals, 0, n)
+    assert idx.tolist() == np.argsort(vals, kind="stable").tolist()
+    ints = rng.permutation(3 * n)[:n].astype(np.int64)
+    want = ints.copy()
+    want[2:] = np.sort(want[2:])
+    _fused._sort_ints(ints, 2, n) if n > 2 else None
+    assert ints.tolist() == (want.tolist() if n > 2 else ints.tolist())
