@@ -1,9 +1,10 @@
 """Compiled (numba) loops of the route clipping in :mod:`geo._clip` (private helper).
 
-Each function fuses several numpy passes of :func:`geo._clip.clip_lines` into one loop over the
-candidate rows, with the same formulas in the same order, so the results equal the numpy path's
-(see ``tests/test_detector.py``, which runs both). ``cache=True`` compiles once per clone into
-``__pycache__`` (or ``NUMBA_CACHE_DIR``); where that is not writable numba compiles in memory.
+Each function fuses several numpy passes of :func:`geo._clip.clip_lines` (and of
+:func:`geo.occupancy.merge_intervals`) into one loop, with the same formulas in the same order, so
+the results equal the numpy path's (``tests/test_detector.py`` runs both). ``cache=True``
+compiles once per clone into ``__pycache__`` (or ``NUMBA_CACHE_DIR``); where that is not writable
+numba compiles in memory.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
-# The same constants as geo._clip (kept here to avoid an import cycle; checked equal there).
+# The same constants as geo._clip (kept here to avoid an import cycle; a test checks them equal).
 SIMPLIFY_BAND = 0.0101
 FILLET_BAND = 0.02
 BAND_SLACK_M = 1e-6
@@ -624,7 +625,7 @@ def _warm_up() -> None:
     """Load (or, once per clone, compile) every loop with the argument types the detector uses.
 
     Done at import so that the first detection in a process does not pay numba's loading
-    (about 0.2 s per process from the cache; 3-4 s once after a clean clone, to compile).
+    (about 0.2–0.4 s per process from the cache; about 10 s once after a clean clone, to compile).
     """
     f2 = np.zeros((1, 2))
     f1 = np.ones(1)

@@ -804,3 +804,13 @@ def test_compiled_sorts_match_numpy(n: int) -> None:
     want[2:] = np.sort(want[2:])
     _fused._sort_ints(ints, 2, n) if n > 2 else None
     assert ints.tolist() == (want.tolist() if n > 2 else ints.tolist())
+
+
+def test_compiled_loops_use_the_clip_constants() -> None:
+    from geo import _clip, _fused
+
+    assert (_fused.SIMPLIFY_BAND, _fused.FILLET_BAND, _fused.BAND_SLACK_M) == (
+        _clip.SIMPLIFY_BAND,
+        _clip.FILLET_BAND,
+        _clip.BAND_SLACK_M,
+    )
