@@ -27,7 +27,7 @@ from sqlalchemy import ARRAY, Engine, Integer, Select, cast, delete, func, inser
 from sqlalchemy.orm import Session
 
 from api.models import SRID, FindingRow, FindingWork, OccupancyRow, RoadRow, ServiceLock, WorkRow, utcnow
-from api.services.convert import finding_values, work_from_row
+from api.services.convert import ROAD_FIELDS, WORK_FIELDS, finding_values, road_from_row, work_from_row
 from api.services.geometry import shaped_element
 from onetrench.domain import Finding, Occupancy, Road, Work
 from onetrench.settings import Settings
@@ -277,33 +277,12 @@ def cached_roads(session: Session, stamp: tuple[Any, ...] | None = None) -> _Roa
         hit = _ROAD_CACHE.get(engine)
     if hit is not None and hit.stamp == stamp:
         return hit
+    road_cols = [RoadRow.__table__.c[name] for name in ROAD_FIELDS]
     rows = session.execute(
-        select(
-            RoadRow.id,
-            RoadRow.road_id,
-            RoadRow.name,
-            RoadRow.road_class,
-            RoadRow.width_m,
-            func.ST_AsBinary(RoadRow.geometry),
-            RoadRow.last_works_date,
-            RoadRow.last_works_kind,
-            RoadRow.pavement,
-        ).order_by(RoadRow.id)
+        select(RoadRow.id, *road_cols, func.ST_AsBinary(RoadRow.geometry)).order_by(RoadRow.id)
     ).all()
-    geoms = shapely.from_wkb([bytes(r[5]) for r in rows]) if rows else []
-    roads = [
-        Road(
-            road_id=r[1],
-            name=r[2],
-            road_class=r[3],
-            width_m=r[4],
-            geometry=g,
-            last_works_date=r[6],
-            last_works_kind=r[7],
-            pavement=r[8],
-        )
-        for r, g in zip(rows, geoms, strict=True)
-    ]
+    geoms = shapely.from_wkb([bytes(r[-1]) for r in rows]) if rows else []
+    roads = [road_from_row(r, g) for r, g in zip(rows, geoms, strict=True)]
     cache = _RoadCache(stamp=stamp, roads=roads, pks=[int(r[0]) for r in rows], tree=shapely.STRtree(list(geoms)))
     with _ROAD_CACHE_LOCK:
         _ROAD_CACHE[engine] = cache
@@ -314,27 +293,7 @@ def cached_roads(session: Session, stamp: tuple[Any, ...] | None = None) -> _Roa
 # Nearby works, read as plain columns (no ORM objects) and parsed in one shapely call.
 # --------------------------------------------------------------------------------------
 
-_WORK_COLUMNS = (
-    "id",
-    "key",
-    "utility",
-    "owner",
-    "start",
-    "end",
-    "earliest_start",
-    "latest_end",
-    "diameter_mm",
-    "voltage_kv",
-    "gas_pressure",
-    "trench_width_m",
-    "depth_m",
-    "method",
-    "emergency",
-    "name",
-    "contact",
-    "source",
-    "attributes",
-)
+_WORK_COLUMNS = ("id", "key", *WORK_FIELDS, "attributes")
 
 
 def _near_work_rows(session: Session, new_ids: Sequence[int], margin: float) -> list[tuple[int, Work]]:
@@ -372,31 +331,7 @@ def _near_work_rows(session: Session, new_ids: Sequence[int], margin: float) -> 
             if r[0] not in new
         )
     geoms = shapely.from_wkb([bytes(r[-1]) for r in found]) if found else []
-    return [(int(r[0]), _work_of(r, g)) for r, g in zip(found, geoms, strict=True)]
-
-
-def _work_of(r: Any, geometry: Any) -> Work:
-    return Work(
-        work_id=r[1],
-        utility=r[2],
-        owner=r[3],
-        geometry=geometry,
-        start=r[4],
-        end=r[5],
-        earliest_start=r[6],
-        latest_end=r[7],
-        diameter_mm=r[8],
-        voltage_kv=r[9],
-        gas_pressure=r[10],
-        trench_width_m=r[11],
-        depth_m=r[12],
-        method=r[13],
-        emergency=r[14],
-        name=r[15],
-        contact=r[16],
-        source=r[17],
-        attributes=dict(r[18] or {}),
-    )
+    return [(int(r[0]), work_from_row(r, g)) for r, g in zip(found, geoms, strict=True)]
 
 
 def check_works(

@@ -11,6 +11,8 @@ import hashlib
 import json
 from typing import Any
 
+from shapely.geometry.base import BaseGeometry
+
 from api.models import BundleRow, FindingRow, RoadRow, WorkRow
 from api.services.geometry import from_db, to_db
 from onetrench.domain import (
@@ -57,28 +59,17 @@ def work_key(org_code: str, work_id: str) -> str:
     return f"{org_code}:{work_id}"
 
 
-def work_from_row(row: WorkRow) -> Work:
-    """The domain work of a row (``work_id`` = the row's key)."""
+def work_from_row(row: WorkRow | Any, geometry: BaseGeometry | None = None) -> Work:
+    """The domain work of a row (``work_id`` = the row's key).
+
+    ``row`` is an ORM row or a result row holding the columns ``key``, ``attributes`` and those of
+    :data:`WORK_FIELDS`; ``geometry``, when already parsed, spares reading ``row.geometry``.
+    """
     return Work(
         work_id=row.key,
-        utility=row.utility,
-        owner=row.owner,
-        geometry=from_db(row.geometry),
-        start=row.start,
-        end=row.end,
-        earliest_start=row.earliest_start,
-        latest_end=row.latest_end,
-        diameter_mm=row.diameter_mm,
-        voltage_kv=row.voltage_kv,
-        gas_pressure=row.gas_pressure,
-        trench_width_m=row.trench_width_m,
-        depth_m=row.depth_m,
-        method=row.method,
-        emergency=row.emergency,
-        name=row.name,
-        contact=row.contact,
-        source=row.source,
+        geometry=from_db(row.geometry) if geometry is None else geometry,
         attributes=dict(row.attributes or {}),
+        **{name: getattr(row, name) for name in WORK_FIELDS},
     )
 
 
@@ -118,17 +109,15 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def road_from_row(row: RoadRow) -> Road:
-    """The domain road of a row."""
+#: Columns of a road row that become fields of the domain road (the geometry aside).
+ROAD_FIELDS = ("road_id", "name", "road_class", "width_m", "last_works_date", "last_works_kind", "pavement")
+
+
+def road_from_row(row: RoadRow | Any, geometry: BaseGeometry | None = None) -> Road:
+    """The domain road of an ORM row or a result row with the columns of :data:`ROAD_FIELDS`."""
     return Road(
-        road_id=row.road_id,
-        name=row.name,
-        road_class=row.road_class,
-        width_m=row.width_m,
-        geometry=from_db(row.geometry),
-        last_works_date=row.last_works_date,
-        last_works_kind=row.last_works_kind,
-        pavement=row.pavement,
+        geometry=from_db(row.geometry) if geometry is None else geometry,
+        **{name: getattr(row, name) for name in ROAD_FIELDS},
     )
 
 
