@@ -34,18 +34,12 @@ import shapely
 from numpy.typing import NDArray
 
 from geo import _fused
+from geo._fused import BAND_SLACK_M, FILLET_BAND, SIMPLIFY_BAND
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
-#: GEOS removes concave input vertices closer than this fraction of the buffer distance to the
-#: chord of their neighbours (``BufferParameters`` simplify factor 0.01), with a safety margin.
-SIMPLIFY_BAND = 0.0101
-#: Fillet chords deviate from the arc by at most ``h·(1 − cos(π/32·1.5))`` (< 0.3 %); band used.
-FILLET_BAND = 0.02
-#: Absolute slack (m) added to the bands.
-BAND_SLACK_M = 1e-6
 #: Rows (segment × ring edge) per pass of the corridor-polygon clipping.
 MAX_EDGE_ROWS = 2_000_000
 #: Gaps between pieces of one segment below this (m) are closed (rounding between frames).

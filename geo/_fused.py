@@ -24,9 +24,14 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
-# The same constants as geo._clip (kept here to avoid an import cycle; a test checks them equal).
+# The bands of the corridor edge where GEOS's buffer differs from the exact corridor (used here
+# and by geo._clip, which imports them from this module).
+#: GEOS removes concave input vertices closer than this fraction of the buffer distance to the
+#: chord of their neighbours (``BufferParameters`` simplify factor 0.01), with a safety margin.
 SIMPLIFY_BAND = 0.0101
+#: Fillet chords deviate from the arc by at most ``h·(1 − cos(π/32·1.5))`` (< 0.3 %); band used.
 FILLET_BAND = 0.02
+#: Absolute slack (m) added to the bands.
 BAND_SLACK_M = 1e-6
 #: Groups longer than this are sorted by numpy's sort, not by insertion (no quadratic worst case).
 INSERTION_MAX = 32
@@ -267,6 +272,35 @@ def _row_ranges_py(  # noqa: PLR0917
     return rt0, rt1, dt0, dt1, amb
 
 
+@numba.njit(cache=True)
+def _nearest_one(  # noqa: PLR0917
+    x: float, y: float, j0: int, j1: int, k: IntArray, a: FloatArray, d: FloatArray, seg_len: FloatArray
+) -> tuple[int, float, float]:
+    """The nearest road segment ``k[j]`` to ``(x, y)`` over rows ``j0 <= j < j1`` (first on ties).
+
+    Returns the row ``j``, the clamped along-coordinate on ``k[j]`` and the signed offset (left positive).
+    """
+    best = np.inf
+    j = j0
+    if j1 - j0 > 1:
+        for jj in range(j0, j1):
+            kk = k[jj]
+            rx = x - a[kk, 0]
+            ry = y - a[kk, 1]
+            u = rx * d[kk, 0] + ry * d[kk, 1]
+            v = d[kk, 0] * ry - d[kk, 1] * rx
+            ucl = min(max(u, 0.0), seg_len[kk])
+            dist = (u - ucl) ** 2 + v * v
+            if dist < best:
+                best = dist
+                j = jj
+    kk = k[j]
+    rx = x - a[kk, 0]
+    ry = y - a[kk, 1]
+    u = rx * d[kk, 0] + ry * d[kk, 1]
+    return j, min(max(u, 0.0), seg_len[kk]), d[kk, 0] * ry - d[kk, 1] * rx
+
+
 def _nearest_py(  # noqa: PLR0917
     pts: FloatArray,
     g0: IntArray,
@@ -285,29 +319,7 @@ def _nearest_py(  # noqa: PLR0917
     out_u = np.empty(n)
     out_v = np.empty(n)
     for i in range(n):
-        x = pts[i, 0]
-        y = pts[i, 1]
-        best = np.inf
-        j = g0[i]
-        if g1[i] - g0[i] > 1:
-            for jj in range(g0[i], g1[i]):
-                kk = k[jj]
-                rx = x - a[kk, 0]
-                ry = y - a[kk, 1]
-                u = rx * d[kk, 0] + ry * d[kk, 1]
-                v = d[kk, 0] * ry - d[kk, 1] * rx
-                ucl = min(max(u, 0.0), seg_len[kk])
-                dist = (u - ucl) ** 2 + v * v
-                if dist < best:
-                    best = dist
-                    j = jj
-        kk = k[j]
-        rx = x - a[kk, 0]
-        ry = y - a[kk, 1]
-        u = rx * d[kk, 0] + ry * d[kk, 1]
-        out_j[i] = j
-        out_u[i] = min(max(u, 0.0), seg_len[kk])
-        out_v[i] = d[kk, 0] * ry - d[kk, 1] * rx
+        out_j[i], out_u[i], out_v[i] = _nearest_one(pts[i, 0], pts[i, 1], g0[i], g1[i], k, a, d, seg_len)
     return out_j, out_u, out_v
 
 
@@ -592,29 +604,8 @@ def _piece_measures_py(  # noqa: PLR0917
             pts[1, i, c] = send[si, c] if t1[i] >= 1.0 else sp[si, c] + sq[si, c] * t1[i]
             pts[2, i, c] = (pts[0, i, c] + pts[1, i, c]) / 2.0
         for w in range(3):
-            x = pts[w, i, 0]
-            y = pts[w, i, 1]
-            best = np.inf
-            j = g0[i]
-            if g1[i] - g0[i] > 1:
-                for jj in range(g0[i], g1[i]):
-                    kk = k[jj]
-                    rx = x - a[kk, 0]
-                    ry = y - a[kk, 1]
-                    u = rx * d[kk, 0] + ry * d[kk, 1]
-                    v = d[kk, 0] * ry - d[kk, 1] * rx
-                    ucl = min(max(u, 0.0), seg_len[kk])
-                    dist = (u - ucl) ** 2 + v * v
-                    if dist < best:
-                        best = dist
-                        j = jj
-            kk = k[j]
-            rx = x - a[kk, 0]
-            ry = y - a[kk, 1]
-            u = rx * d[kk, 0] + ry * d[kk, 1]
-            out_k[w, i] = kk
-            out_u[w, i] = min(max(u, 0.0), seg_len[kk])
-            out_v[w, i] = d[kk, 0] * ry - d[kk, 1] * rx
+            j, out_u[w, i], out_v[w, i] = _nearest_one(pts[w, i, 0], pts[w, i, 1], g0[i], g1[i], k, a, d, seg_len)
+            out_k[w, i] = k[j]
     return pts, out_k, out_u, out_v
 
 
