@@ -37,7 +37,7 @@ from api.services.check import check_works, lock_works, max_road_width
 from api.services.convert import bundle_from_row, finding_from_row, road_from_row, work_from_row
 from api.services.geometry import from_db
 from api.services.works import set_dates
-from onetrench.domain import Bundle, Finding, Road, Work
+from onetrench.domain import Bundle, Finding, Interval, Road, Work
 from onetrench.errors import Conflict, InputError, NotFound
 from onetrench.settings import Settings
 
@@ -128,18 +128,14 @@ def clip_stretches(
     >>> clip_stretches([s], {"R2": [(0.0, 400.0)]}, margin=30.0)
     []
     """
+    from scheduling._geom import merge_intervals
+
     out = []
     for s in stretches:
         lo, hi = float(s["from_m"]), float(s["to_m"])
-        spans = sorted((a - margin, b + margin) for a, b in own.get(s["road_id"], []))
-        merged: list[list[float]] = []
-        for a, b in spans:
-            if merged and a <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], b)
-            else:
-                merged.append([a, b])
-        for a, b in merged:
-            start, end = max(lo, a), min(hi, b)
+        near = merge_intervals(Interval(a - margin, b + margin) for a, b in own.get(s["road_id"], []))
+        for span in near:
+            start, end = max(lo, span.from_m), min(hi, span.to_m)
             if end > start:
                 share = (end - start) / (hi - lo)
                 out.append(

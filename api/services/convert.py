@@ -243,6 +243,17 @@ def apply_bundle(row: BundleRow, bundle: Bundle) -> None:
     row.footprint = to_db(bundle.footprint)
 
 
+def stretch_from_json(stretch: dict[str, Any]) -> RoadStretch:
+    """A bundle's road stretch from its stored JSON form (``bundles.stretches``)."""
+    return RoadStretch(
+        road_id=str(stretch["road_id"]),
+        road_name=str(stretch["road_name"]),
+        interval=Interval(float(stretch["from_m"]), float(stretch["to_m"])),
+        width_m=float(stretch["width_m"]),
+        pavement=PavementKind(stretch["pavement"]),
+    )
+
+
 def bundle_from_row(row: BundleRow, findings: tuple[Finding, ...] = ()) -> Bundle:
     """The domain bundle of a row."""
     s = row.savings
@@ -253,16 +264,7 @@ def bundle_from_row(row: BundleRow, findings: tuple[Finding, ...] = ()) -> Bundl
         lead_owner=row.lead_owner,
         window_start=row.window_start,
         window_end=row.window_end,
-        stretches=tuple(
-            RoadStretch(
-                road_id=x["road_id"],
-                road_name=x["road_name"],
-                interval=Interval(float(x["from_m"]), float(x["to_m"])),
-                width_m=float(x["width_m"]),
-                pavement=PavementKind(x["pavement"]),
-            )
-            for x in row.stretches
-        ),
+        stretches=tuple(stretch_from_json(x) for x in row.stretches),
         footprint=from_db(row.footprint),
         savings=Savings(
             excavations_separate=int(s["excavations_separate"]),

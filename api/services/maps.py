@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 from api.models import RoadRow, Role
 from api.services.auth import Principal
 from api.services.bundles import BundleView, get_bundle, list_bundles
-from api.services.convert import bundle_from_row, finding_from_row, road_from_row, work_from_row
+from api.services.convert import bundle_from_row, finding_from_row, road_from_row, stretch_from_json, work_from_row
 from api.services.findings import list_findings
 from api.services.roads import get_road
 from api.services.works import WorkView, list_works
-from onetrench.domain import Bundle, Finding, Interval, PavementKind, Road, RoadStretch, Work
+from onetrench.domain import Bundle, Finding, Road, Work
 from onetrench.settings import Settings
 
 
@@ -37,16 +37,7 @@ def _works(views: list[WorkView]) -> list[Work]:
 
 def _seen(view: BundleView) -> Bundle:
     """A bundle as the caller may see it: footprint and stretches of the view (clipped for a utility)."""
-    stretches = tuple(
-        RoadStretch(
-            road_id=str(x["road_id"]),
-            road_name=str(x["road_name"]),
-            interval=Interval(float(x["from_m"]), float(x["to_m"])),
-            width_m=float(x["width_m"]),
-            pavement=PavementKind(x["pavement"]),
-        )
-        for x in cast("list[dict[str, Any]]", view.stretches)
-    )
+    stretches = tuple(stretch_from_json(x) for x in cast("list[dict[str, Any]]", view.stretches))
     return dataclasses.replace(bundle_from_row(view.row), footprint=view.footprint, stretches=stretches)
 
 
