@@ -22,6 +22,12 @@ different question (it misses works sharing a road at different offsets). Each N
 subprocess.
 
     .venv/bin/python bench/overlap.py --sizes 1000,10000,100000
+
+With ``--focus K`` it times instead ``detect(works, roads, focus=...)`` for K works drawn at random
+among N against the full detection, alternately in one process (best and median of
+``--repeats``), and checks both give the same pairs with a focus work:
+
+    .venv/bin/python bench/overlap.py --sizes 100000 --focus 10000 --repeats 3
 """
 
 from __future__ import annotations
@@ -391,13 +397,71 @@ def run_one(n: int, *, plain_max: int, queries: int) -> dict[str, object]:
     return out
 
 
+def run_focus(n: int, k: int, *, repeats: int) -> dict[str, object]:
+    """``detect(..., focus=...)`` of ``k`` works drawn at random among ``n``, against the full detect.
+
+    Both timed ``repeats`` times alternately in this process (best and median of each); the
+    focus result is checked against the full one filtered by hand (pairs with a focus work).
+    """
+    settings = Settings()
+    roads, works = make_city(n)
+    net = RoadNetwork(roads=roads, crs=settings.working_crs)
+    rng = np.random.default_rng(7)
+    focus = {works[i].work_id for i in rng.choice(len(works), size=min(k, len(works)), replace=False).tolist()}
+    detect(works[:50], net, settings=settings)  # grid, segments and corridors of the network built once
+    full_s: list[float] = []
+    full_cpu: list[float] = []
+    foc_s: list[float] = []
+    foc_cpu: list[float] = []
+    full_pairs: set[tuple[str, str, str]] = set()
+    foc_pairs: set[tuple[str, str, str]] = set()
+    for _ in range(repeats):
+        gc.collect()
+        t0, c0 = time.perf_counter(), time.process_time()
+        res = detect(works, net, settings=settings)
+        full_s.append(time.perf_counter() - t0)
+        full_cpu.append(time.process_time() - c0)
+        full_pairs = {(s.road_id, *s.work_ids) for s in res.shared if focus.intersection(s.work_ids)}
+        del res
+        gc.collect()
+        t0, c0 = time.perf_counter(), time.process_time()
+        res = detect(works, net, settings=settings, focus=focus)
+        foc_s.append(time.perf_counter() - t0)
+        foc_cpu.append(time.process_time() - c0)
+        foc_pairs = {(s.road_id, *s.work_ids) for s in res.shared}
+        del res
+    return {
+        "n": n,
+        "focus": len(focus),
+        "repeats": repeats,
+        "full_best_s": round(min(full_s), 3),
+        "full_median_s": round(statistics.median(full_s), 3),
+        "full_best_cpu_s": round(min(full_cpu), 3),
+        "focus_best_s": round(min(foc_s), 3),
+        "focus_median_s": round(statistics.median(foc_s), 3),
+        "focus_best_cpu_s": round(min(foc_cpu), 3),
+        "ratio_best": round(min(full_s) / min(foc_s), 2),
+        "cpu_ratio_best": round(min(full_cpu) / min(foc_cpu), 2),
+        "pairs_with_focus": len(foc_pairs),
+        "same_pairs": foc_pairs == full_pairs,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000,100000,1000000", help="comma-separated N")
     parser.add_argument("--plain-max", type=int, default=10_000, help="run the plain approach up to this N")
     parser.add_argument("--queries", type=int, default=200, help="WorkIndex queries per N (0: skip)")
+    parser.add_argument(
+        "--focus", type=int, default=0, help="instead: detect with this many focus works among N vs the full detect"
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each side with --focus")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.focus:
+        for n in (int(x) for x in args.sizes.split(",")):
+            print(json.dumps(run_focus(n, args.focus, repeats=args.repeats)), flush=True)
+        return
     if args.one:
         print(json.dumps(run_one(args.one, plain_max=args.plain_max, queries=args.queries)))
         return

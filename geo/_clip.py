@@ -113,6 +113,42 @@ class RoadSegments:
         pair = np.sort(b[keep] * len(self.road) + self.grid_seg[ent[keep]])
         return pair // len(self.road), pair % len(self.road)
 
+    def subset(self, rows: IntArray) -> RoadSegments:
+        """The segments ``rows`` only (sorted; road numbers unchanged), with their own grid.
+
+        Taking every segment of some roads (:meth:`of_roads`), clipping against the subset gives,
+        on those roads, what clipping against all segments gives: every (work segment, road)
+        pair is clipped on its own, and the candidate segments of one road keep their order.
+        """
+        road = self.road[rows]
+        out = RoadSegments(
+            a=self.a[rows],
+            d=self.d[rows],
+            length=self.length[rows],
+            m0=self.m0[rows],
+            road=road,
+            h=self.h[rows],
+            lo=self.lo[rows],
+            hi=self.hi[rows],
+            joint=self.joint[rows],
+            next_d=self.next_d[rows],
+            shallow_road=self.shallow_road,
+            start=np.searchsorted(road, np.arange(len(self.start))).astype(np.int64),
+        )
+        out.index()
+        return out
+
+    def of_roads(self, roads: IntArray) -> RoadSegments:
+        """Every segment of roads ``roads``, as :meth:`subset`."""
+        keep = np.zeros(len(self.start) - 1, dtype=bool)
+        keep[np.asarray(roads, dtype=np.int64)] = True
+        return self.subset(np.flatnonzero(keep[self.road]))
+
+    def boxes_meeting(self, lo: FloatArray, hi: FloatArray) -> IntArray:
+        """Indices (sorted) of the boxes ``lo, hi`` meeting the grown box of at least one segment."""
+        box, _ = self.candidates(lo, hi)
+        return np.unique(box)
+
     @classmethod
     def build(cls, lines: NDArray[np.object_], widths: FloatArray) -> RoadSegments:
         """Flatten centrelines (LineString or MultiLineString) into segments."""

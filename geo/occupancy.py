@@ -272,6 +272,7 @@ def compute_occupancy(
     *,
     settings: Settings,
     with_off_road: bool = True,
+    segments: RoadSegments | None = None,
 ) -> OccupancyTable:
     """Compute the merged occupancy of every work geometry on every road of ``net``.
 
@@ -289,6 +290,10 @@ def compute_occupancy(
         Supplies the crossing angle per road class.
     with_off_road
         Also compute the parts of each work outside every corridor.
+    segments
+        Clip against these segments only (every segment of some roads,
+        :meth:`geo._clip.RoadSegments.of_roads`); ``None``: all roads. The occupancy on each of
+        those roads is what it is with all roads; off-road parts are then outside their corridors.
     """
     geoms = works if isinstance(works, np.ndarray) else as_geometry_array(works)
     n_roads = len(net.roads)
@@ -315,13 +320,14 @@ def compute_occupancy(
         )  # fmt: skip
     _, cos_cross = net.thresholds(settings)
     flat = flat_lines(net)
+    segs = road_segments(net) if segments is None else segments
     line_idx = np.flatnonzero(is_line).astype(np.int64)
     # In chunks of routes: bounded temporary arrays, and they stay in cache.
     clips = [
         clip_lines(
             geoms[chunk],
             chunk,
-            road_segments(net),
+            segs,
             n_roads,
             lambda idx: _corridors(net, idx),
             min_part_m=MIN_PART_M,
@@ -355,7 +361,7 @@ def compute_occupancy(
 
     # GEOS path: work zones, against the roads whose segment boxes meet theirs.
     slow = np.flatnonzero(~is_line).astype(np.int64)
-    wi, ri = zone_candidates(geoms[slow], road_segments(net))
+    wi, ri = zone_candidates(geoms[slow], segs)
     wi = slow[wi]
     g = _geos_pieces(geoms, wi, ri, net, cos_cross, flat)
     nk_w.append(g.work)

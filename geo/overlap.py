@@ -30,7 +30,7 @@ Examples
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
@@ -50,6 +50,7 @@ from geo.occupancy import (
     group_starts,
     merge_intervals,
     part_extents,
+    road_segments,
 )
 from geo.roads import RoadNetwork, as_network
 from onetrench.domain import Interval, Occupancy, OffRoadPart, Road, SharedStretch, Work
@@ -159,7 +160,7 @@ def _validate_works(works: Sequence[Work]) -> list[str]:
     return ids
 
 
-def shared_pairs(table: OccupancyTable, min_shared: FloatArray) -> PairTable:
+def shared_pairs(table: OccupancyTable, min_shared: FloatArray, *, focus: NDArray[np.bool_] | None = None) -> PairTable:
     """Find every (road, work a < work b) whose intervals overlap by ``>= min_shared[road]``.
 
     Parameters
@@ -168,6 +169,8 @@ def shared_pairs(table: OccupancyTable, min_shared: FloatArray) -> PairTable:
         Merged occupancy intervals.
     min_shared
         Minimum shared length per road index.
+    focus
+        Per work index: keep only pairs with at least one work where this is true (``None``: all).
     """
     n = len(table.road)
     none = np.zeros(0, dtype=np.int64)
@@ -193,6 +196,8 @@ def shared_pairs(table: OccupancyTable, min_shared: FloatArray) -> PairTable:
     lo = np.maximum(f[i], f[j])
     hi = np.minimum(t[i], t[j])
     ok = (hi - lo > 0) & (work[i] != work[j])
+    if focus is not None:
+        ok &= focus[work[i]] | focus[work[j]]
     i, j, lo, hi = i[ok], j[ok], lo[ok], hi[ok]
     a = np.minimum(work[i], work[j])
     b = np.maximum(work[i], work[j])
@@ -329,6 +334,7 @@ def detect(
     *,
     settings: Settings | None = None,
     with_off_road: bool = True,
+    focus: Collection[str] | None = None,
 ) -> DetectionResult:
     """Find the shared road stretches between works.
 
@@ -342,6 +348,21 @@ def detect(
         Thresholds (``min_shared_m``, ``crossing_angle_deg``, per road class).
     with_off_road
         Compute the parts of works outside every corridor (set ``False`` to skip that cost).
+    focus
+        Work ids (all among ``works``) to check against all the works, e.g. the works of a new
+        upload among the stored ones; ``None``: every work. With ``focus``:
+
+        - ``shared``: exactly the stretches of a full detection having at least one work in
+          ``focus`` (pairs of two other works are left out);
+        - ``occupancy`` (and ``table``): every (work, road) of the focus works, and, for each
+          other work, its (work, road) entries (intervals and crossings) on the roads where it
+          shares a stretch with a focus work — nothing for other works sharing nothing with one;
+        - ``off_road``: the off-road parts of the focus works only.
+
+        Every entry equals that of a full detection. The focus works are clipped first; the
+        other works are then clipped only against the roads where a focus work has an interval,
+        and only those whose box meets one of these roads, so a small focus costs a small part
+        of a full detection.
 
     Notes
     -----
@@ -351,11 +372,28 @@ def detect(
     Raises
     ------
     InputError
-        When work ids repeat or a geometry is empty.
+        When work ids repeat, a geometry is empty, or a ``focus`` id is not among ``works``.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> from shapely import LineString
+    >>> from onetrench.domain import Road, RoadClass, UtilityKind, Work
+    >>> road = Road(road_id="R1", name="", road_class=RoadClass.BRANCH, width_m=16,
+    ...             geometry=LineString([(0, 0), (500, 0)]))
+    >>> def work(wid, x0, x1):
+    ...     return Work(work_id=wid, utility=UtilityKind.WATER, owner="水务",
+    ...                 geometry=LineString([(x0, 2), (x1, 2)]),
+    ...                 start=dt.date(2027, 5, 1), end=dt.date(2027, 5, 9))
+    >>> works = [work("A", 0, 300), work("B", 100, 400), work("N", 250, 500)]
+    >>> [(s.work_ids, round(s.shared_m, 6)) for s in detect(works, [road], focus=["N"]).shared]
+    [(('A', 'N'), 50.0), (('B', 'N'), 150.0)]
     """
     settings = settings or get_settings()
     net = as_network(roads)
     ids = _validate_works(works)
+    if focus is not None:
+        return _detect_focus(works, ids, net, settings, with_off_road=with_off_road, focus=focus)
     table = compute_occupancy(
         as_geometry_array([w.geometry for w in works]), net, settings=settings, with_off_road=with_off_road
     )
@@ -367,6 +405,124 @@ def detect(
         table=table,
         make_occupancy=lambda: _occupancies(table, ids, road_ids),
         make_off_road=lambda: _off_road_parts(table, ids),
+    )
+
+
+def _remap(table: OccupancyTable, index: IntArray) -> OccupancyTable:
+    """``table`` with its work numbers ``k`` replaced by ``index[k]``."""
+    return OccupancyTable(
+        work=index[table.work],
+        road=table.road,
+        from_m=table.from_m,
+        to_m=table.to_m,
+        offset_m=table.offset_m,
+        cross_work=index[table.cross_work],
+        cross_road=table.cross_road,
+        cross_m=table.cross_m,
+        off_road_work=index[table.off_road_work],
+        off_road_geom=table.off_road_geom,
+        off_road_length_m=table.off_road_length_m,
+        off_road_area_m2=table.off_road_area_m2,
+    )
+
+
+def _combine(first: OccupancyTable, second: OccupancyTable) -> OccupancyTable:
+    """Rows of two tables over distinct works, in the order of :class:`OccupancyTable`."""
+    work = np.concatenate([first.work, second.work])
+    road = np.concatenate([first.road, second.road])
+    from_m = np.concatenate([first.from_m, second.from_m])
+    order = np.lexsort((from_m, road, work))
+    cw = np.concatenate([first.cross_work, second.cross_work])
+    cr = np.concatenate([first.cross_road, second.cross_road])
+    cm = np.concatenate([first.cross_m, second.cross_m])
+    c_order = np.lexsort((cm, cr, cw))
+    ow = np.concatenate([first.off_road_work, second.off_road_work])
+    o_order = np.argsort(ow, kind="stable")
+    return OccupancyTable(
+        work=work[order],
+        road=road[order],
+        from_m=from_m[order],
+        to_m=np.concatenate([first.to_m, second.to_m])[order],
+        offset_m=np.concatenate([first.offset_m, second.offset_m])[order],
+        cross_work=cw[c_order],
+        cross_road=cr[c_order],
+        cross_m=cm[c_order],
+        off_road_work=ow[o_order],
+        off_road_geom=np.concatenate([first.off_road_geom, second.off_road_geom])[o_order],
+        off_road_length_m=np.concatenate([first.off_road_length_m, second.off_road_length_m])[o_order],
+        off_road_area_m2=np.concatenate([first.off_road_area_m2, second.off_road_area_m2])[o_order],
+    )
+
+
+def _detect_focus(
+    works: Sequence[Work],
+    ids: list[str],
+    net: RoadNetwork,
+    settings: Settings,
+    *,
+    with_off_road: bool,
+    focus: Collection[str],
+) -> DetectionResult:
+    """:func:`detect` restricted to the pairs with at least one work in ``focus``."""
+    position = {wid: k for k, wid in enumerate(ids)}
+    wanted = set(focus)
+    unknown = sorted(wanted - position.keys())
+    if unknown:
+        raise InputError(
+            f"关注的工程不在工程列表中：{', '.join(unknown[:10])}",
+            f"focus work ids not among the works: {', '.join(unknown[:10])}",
+        )
+    is_focus = np.zeros(len(ids), dtype=bool)
+    is_focus[[position[w] for w in wanted]] = True
+    geoms = as_geometry_array([w.geometry for w in works])
+    f_idx = np.flatnonzero(is_focus).astype(np.int64)
+    table = _remap(compute_occupancy(geoms[f_idx], net, settings=settings, with_off_road=with_off_road), f_idx)
+    occupied = np.unique(table.road)
+    o_idx = np.flatnonzero(~is_focus).astype(np.int64)
+    if len(occupied) and len(o_idx):
+        # The other works, clipped against the roads where a focus work has an interval only.
+        segs = road_segments(net).of_roads(occupied)
+        bounds = shapely.bounds(geoms[o_idx])
+        o_idx = o_idx[np.unique(segs.candidates(bounds[:, :2], bounds[:, 2:])[0])]
+        if len(o_idx):
+            others = compute_occupancy(geoms[o_idx], net, settings=settings, with_off_road=False, segments=segs)
+            table = _combine(table, _remap(others, o_idx))
+    road_ids = net.road_ids.tolist()
+    min_shared, _ = net.thresholds(settings) if len(net) else (np.zeros(0), np.zeros(0))
+    pairs = shared_pairs(table, min_shared, focus=is_focus)
+    table = _keep_partners(table, pairs, is_focus, len(net))
+    return DetectionResult(
+        shared=_stretches(pairs, ids, road_ids),
+        table=table,
+        make_occupancy=lambda: _occupancies(table, ids, road_ids),
+        make_off_road=lambda: _off_road_parts(table, ids),
+    )
+
+
+def _keep_partners(
+    table: OccupancyTable, pairs: PairTable, is_focus: NDArray[np.bool_], n_roads: int
+) -> OccupancyTable:
+    """Rows of the focus works, and of the other works on the roads where they share with one."""
+    stride = max(n_roads, 1)
+    partner = np.unique(
+        np.concatenate([pairs.a[~is_focus[pairs.a]] * stride + pairs.road[~is_focus[pairs.a]],
+                        pairs.b[~is_focus[pairs.b]] * stride + pairs.road[~is_focus[pairs.b]]])
+    )  # fmt: skip
+    rows = is_focus[table.work] | np.isin(table.work * stride + table.road, partner)
+    cross = is_focus[table.cross_work] | np.isin(table.cross_work * stride + table.cross_road, partner)
+    return OccupancyTable(
+        work=table.work[rows],
+        road=table.road[rows],
+        from_m=table.from_m[rows],
+        to_m=table.to_m[rows],
+        offset_m=table.offset_m[rows],
+        cross_work=table.cross_work[cross],
+        cross_road=table.cross_road[cross],
+        cross_m=table.cross_m[cross],
+        off_road_work=table.off_road_work,
+        off_road_geom=table.off_road_geom,
+        off_road_length_m=table.off_road_length_m,
+        off_road_area_m2=table.off_road_area_m2,
     )
 
 
