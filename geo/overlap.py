@@ -142,6 +142,11 @@ class DetectionResult:
 
 
 def _validate_works(works: Sequence[Work]) -> list[str]:
+    return _validated(works)[0]
+
+
+def _validated(works: Sequence[Work]) -> tuple[list[str], GeomArray]:
+    """Work ids and geometries (as an array), after checking ids are unique and geometries non-empty."""
     ids = [w.work_id for w in works]
     if len(set(ids)) != len(ids):
         counts: dict[str, int] = {}
@@ -152,12 +157,12 @@ def _validate_works(works: Sequence[Work]) -> list[str]:
             f"工程编号重复：{', '.join(dup[:10])}",
             f"duplicate work ids: {', '.join(dup[:10])}",
         )
-    geoms = [w.geometry for w in works]
-    empty = np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms)).tolist() if geoms else []
+    geoms = as_geometry_array([w.geometry for w in works])
+    empty = np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms)).tolist() if len(geoms) else []
     bad = [ids[i] for i in empty]
     if bad:
         raise InputError(f"工程几何为空：{', '.join(bad[:10])}", f"works with empty geometry: {', '.join(bad[:10])}")
-    return ids
+    return ids, geoms
 
 
 def shared_pairs(table: OccupancyTable, min_shared: FloatArray, *, focus: NDArray[np.bool_] | None = None) -> PairTable:
@@ -391,12 +396,10 @@ def detect(
     """
     settings = settings or get_settings()
     net = as_network(roads)
-    ids = _validate_works(works)
+    ids, geoms = _validated(works)
     if focus is not None:
-        return _detect_focus(works, ids, net, settings, with_off_road=with_off_road, focus=focus)
-    table = compute_occupancy(
-        as_geometry_array([w.geometry for w in works]), net, settings=settings, with_off_road=with_off_road
-    )
+        return _detect_focus(geoms, ids, net, settings, with_off_road=with_off_road, focus=focus)
+    table = compute_occupancy(geoms, net, settings=settings, with_off_road=with_off_road)
     road_ids = net.road_ids.tolist()
     min_shared, _ = net.thresholds(settings) if len(net) else (np.zeros(0), np.zeros(0))
     pairs = shared_pairs(table, min_shared)
@@ -455,7 +458,7 @@ def _combine(first: OccupancyTable, second: OccupancyTable) -> OccupancyTable:
 
 
 def _detect_focus(
-    works: Sequence[Work],
+    geoms: GeomArray,
     ids: list[str],
     net: RoadNetwork,
     settings: Settings,
@@ -464,17 +467,14 @@ def _detect_focus(
     focus: Collection[str],
 ) -> DetectionResult:
     """:func:`detect` restricted to the pairs with at least one work in ``focus``."""
-    position = {wid: k for k, wid in enumerate(ids)}
     wanted = set(focus)
-    unknown = sorted(wanted - position.keys())
-    if unknown:
+    is_focus = np.fromiter(map(wanted.__contains__, ids), dtype=bool, count=len(ids))
+    if int(is_focus.sum()) != len(wanted):  # ids are unique
+        unknown = sorted(wanted.difference(ids))
         raise InputError(
-            f"关注的工程不在工程列表中：{', '.join(unknown[:10])}",
-            f"focus work ids not among the works: {', '.join(unknown[:10])}",
+            f"关注的工程不在工程列表中：{', '.join(map(str, unknown[:10]))}",
+            f"focus work ids not among the works: {', '.join(map(str, unknown[:10]))}",
         )
-    is_focus = np.zeros(len(ids), dtype=bool)
-    is_focus[[position[w] for w in wanted]] = True
-    geoms = as_geometry_array([w.geometry for w in works])
     f_idx = np.flatnonzero(is_focus).astype(np.int64)
     table = _remap(compute_occupancy(geoms[f_idx], net, settings=settings, with_off_road=with_off_road), f_idx)
     occupied = np.unique(table.road)
