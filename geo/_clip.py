@@ -8,7 +8,10 @@ by ``line_locate_point`` of every vertex gives, without building a geometry per 
    once per network (:class:`RoadSegments`);
 2. in the road segment's frame (``u`` along, ``v`` left) the work segment is clipped to the
    rectangle ``0 <= u <= L, |v| <= h`` (Liang–Barsky) and, at each interior vertex of the road,
-   to the disk of radius ``h`` (the round join): the exact corridor is the union of these;
+   to the round join: the disk of radius ``h`` within the outer wedge of the bend (between the
+   normals of both segments). The exact corridor is the union of these: every point within ``h``
+   of the centreline whose nearest centreline point is not an end of it, as GEOS draws flat caps
+   (a whole disk would reach past the cap where the last segments are shorter than ``h``);
 3. the ranges of one work segment on one road are merged; consecutive pieces meeting at a work
    vertex form the *parts* that ``shapely.intersection`` returns;
 4. piece ends and middles are projected on the road: nearest candidate road segment, the first
@@ -30,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
@@ -347,9 +351,10 @@ def _merge_t(
         return key, t0, t1
     new_key = np.ones(n, dtype=bool)
     new_key[1:] = key[1:] != key[:-1]
-    # Running maximum of t1 within each key: offset each key's values so one accumulate suffices.
+    # Running maximum of t1 within each key (exact: offsetting each key's values by its rank
+    # for one global accumulate rounds t1 to ~1e-9 for millions of keys and splits pieces).
     rank = np.cumsum(new_key) - 1
-    runmax = np.maximum.accumulate(t1 + 4.0 * rank) - 4.0 * rank
+    runmax = pd.Series(t1).groupby(rank).cummax().to_numpy()
     new = new_key.copy()
     new[1:] |= t0[1:] > runmax[:-1] + JOIN_TOL_M / seglen[1:]
     starts = np.flatnonzero(new)
@@ -372,10 +377,12 @@ def _row_ranges(  # noqa: PLR0917
     bx = px[jk] - d[jk, 0] * seg_l[jk]  # work segment start relative to the joint vertex
     by = py[jk] - d[jk, 1] * seg_l[jk]
     dt0, dt1 = _disk(bx, by, qx[jk], qy[jk], h[jk])
+    # The join is the disk's part in the outer wedge (the rest is the rectangles' or beyond a cap).
+    wt0, wt1 = _sector(bx, by, qx[jk], qy[jk], d[jk], segs.next_d[k[jk]])
+    dt0, dt1 = np.maximum(dt0, wt0), np.minimum(dt1, wt1)
 
     # Ambiguity bands where the GEOS corridor may differ from the exact one.
     amb = np.zeros(len(s), dtype=bool)
-    wt0, wt1 = _sector(bx, by, qx[jk], qy[jk], d[jk], segs.next_d[k[jk]])
     ot0, ot1 = _disk(bx, by, qx[jk], qy[jk], h[jk] + BAND_SLACK_M)
     it0, it1 = _disk(bx, by, qx[jk], qy[jk], h[jk] * (1 - FILLET_BAND) - BAND_SLACK_M)
     lo_t, hi_t = np.maximum(wt0, ot0), np.minimum(wt1, ot1)

@@ -249,12 +249,15 @@ def _row_ranges_py(  # noqa: PLR0917
         if joint[ki]:
             bx = px - d0 * seg_l
             by = py - d1 * seg_l
-            dt0[i], dt1[i] = _disk(bx, by, qx, qy, h)
+            jt0, jt1 = _disk(bx, by, qx, qy, h)
             # outer wedge of the bend: (b + t q)·d >= 0 and (b + t q)·next_d <= 0
             wt0, wt1 = _sector_step(-(bx * d0 + by * d1), -(qx * d0 + qy * d1), 0.0, 1.0)
             e0 = next_d[ki, 0]
             e1 = next_d[ki, 1]
             wt0, wt1 = _sector_step(bx * e0 + by * e1, qx * e0 + qy * e1, wt0, wt1)
+            # the join is the disk's part in the outer wedge (the rest is the rectangles' or beyond a cap)
+            dt0[i] = max(jt0, wt0)
+            dt1[i] = min(jt1, wt1)
             ot0, ot1 = _disk(bx, by, qx, qy, h + BAND_SLACK_M)
             it0, it1 = _disk(bx, by, qx, qy, h * (1 - FILLET_BAND) - BAND_SLACK_M)
             lo_t = max(wt0, ot0)

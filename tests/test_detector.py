@@ -775,11 +775,6 @@ def test_long_work_segments_along_finely_digitised_roads(compiled: bool, monkeyp
     assert_matches_reference(works, roads)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known, not fixed: a round join at an interior vertex closer than the half width to a flat "
-    "end cap reaches past the cap (GEOS's buffer does not); off-road lengths there are too short",
-)
 @pytest.mark.parametrize("compiled", [True, False])
 def test_flat_cap_after_short_segments(compiled: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     import geo._clip
@@ -787,6 +782,53 @@ def test_flat_cap_after_short_segments(compiled: bool, monkeypatch: pytest.Monke
     monkeypatch.setattr(geo._clip, "COMPILED", compiled)
     roads = [R("Z", LineString(np.c_[np.linspace(600.0, 0.0, 100), np.zeros(100)]))]  # 6 m segments, h = 10 m
     assert_matches_reference([W("A", LineString([(-20, 2), (620, 2)]))], roads)
+
+
+def _past_the_ends(road: LineString, name: str) -> list[Work]:
+    """Routes running along ``road`` past both its ends, at several offsets, and across each end."""
+    coords = np.asarray(road.coords)
+    works = []
+    for end, (p, q) in enumerate(((coords[0], coords[1]), (coords[-1], coords[-2]))):
+        d = (p - q) / np.hypot(*(p - q))  # outwards at this end
+        n = np.array([-d[1], d[0]])
+        for k, off in enumerate((-9.9, -6.0, -2.0, 0.0, 3.0, 7.5, 9.9)):
+            a, b = p - 40 * d + off * n, p + 25 * d + off * n
+            works.append(W(f"{name}{end}o{k}", LineString([a, b])))
+        for k, back in enumerate((-3.0, 1.0, 4.0, 9.0)):  # across the corridor, near the cap
+            c = p - back * d
+            works.append(W(f"{name}{end}x{k}", LineString([c - 15 * n, c + 15 * n])))
+    return works
+
+
+def _short_ends(step: float, bend_deg: float) -> LineString:
+    """A road of 6 m segments at both ends around a 200 m middle; the last 3 segments turn by ``bend_deg``."""
+    pts = [(-3 * step + k * step, 0.0) for k in range(3)] + [(0.0, 0.0), (200.0, 0.0)]
+    heading, x, y = 0.0, 200.0, 0.0
+    for _ in range(3):
+        heading += math.radians(bend_deg) / 3
+        x, y = x + step * math.cos(heading), y + step * math.sin(heading)
+        pts.append((x, y))
+    return LineString(pts)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("bend_deg", [0.0, 4.0, 45.0, -60.0, 120.0])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_flat_caps_after_short_segments_at_both_ends(
+    compiled: bool, bend_deg: float, reverse: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Segments shorter than the half width at both ends, a closing angle, either digitising direction."""
+    import geo._clip
+
+    monkeypatch.setattr(geo._clip, "COMPILED", compiled)
+    line = _short_ends(6.0, bend_deg)
+    if reverse:
+        line = line.reverse()
+    works = _past_the_ends(line, "w")
+    assert_matches_reference(works, [R("S", line, width=20.0)])
+    # the routes running past the end leave the corridor at the cap: off-road beyond it
+    res = detect(works, [R("S", line, width=20.0)], settings=S0)
+    assert sum(p.length_m for p in res.off_road) > 7 * 2 * 20.0
 
 
 @pytest.mark.parametrize("n", [0, 1, 5, 32, 33, 200, 1001])
