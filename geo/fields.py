@@ -21,6 +21,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from onetrench.domain import UtilityKind
 
@@ -124,10 +125,13 @@ DEFAULT_LAYER_KINDS: dict[str, UtilityKind] = {
     "xx": UtilityKind.TELECOM,
 }
 
+_DEFAULT_LOWERED: dict[str, UtilityKind] = {k.lower(): v for k, v in DEFAULT_LAYER_KINDS.items()}
+
 _TRUE = {"1", "true", "t", "yes", "y", "是", "对", "抢修", "紧急", "√"}
 _FALSE = {"0", "false", "f", "no", "n", "否", "不是", "无", "非抢修", "", "none", "null"}
 
 
+@lru_cache(maxsize=4096)
 def normalise_name(name: str) -> str:
     """Normalise an attribute name: lower case, without spaces, ``_ - .`` and a trailing unit.
 
@@ -146,6 +150,14 @@ def normalise_name(name: str) -> str:
 
 def map_fields(names: Iterable[str]) -> dict[str, str]:
     """Map a file's attribute names to Work fields; the first column wins when two mean one field."""
+    key = tuple(names)
+    if all(type(n) is str for n in key):
+        return dict(_map_fields(key))  # a file's features mostly share one set of names
+    return dict(_map_fields.__wrapped__(key))
+
+
+@lru_cache(maxsize=1024)
+def _map_fields(names: tuple[str, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     taken: set[str] = set()
     for name in names:
@@ -198,7 +210,12 @@ def parse_date(raw: object) -> dt.date:
         raise ValueError(f"not a date: {raw!r}")
     if isinstance(raw, int | float):
         return _from_number(float(raw))
-    text = str(raw).strip()
+    return _parse_date_text(str(raw).strip())
+
+
+@lru_cache(maxsize=4096)
+def _parse_date_text(text: str) -> dt.date:
+    """:func:`parse_date` of a text (cached: a file repeats the same few hundred dates)."""
     for pattern in _DATE_PATTERNS:
         match = pattern.match(text)
         if match:
@@ -310,8 +327,7 @@ def utility_from_text(text: str, table: Mapping[str, UtilityKind] | None = None)
     raw = str(text).strip()
     if not raw:
         return None
-    table = DEFAULT_LAYER_KINDS if table is None else table
-    lowered = {k.lower(): v for k, v in table.items()}
+    lowered = _DEFAULT_LOWERED if table is None else {k.lower(): v for k, v in table.items()}
     key = raw.lower()
     if key in lowered:
         return lowered[key]

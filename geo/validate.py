@@ -43,9 +43,11 @@ from typing import Any
 
 import numpy as np
 import shapely
+from numpy.typing import NDArray
 from shapely.geometry import LineString, MultiLineString, MultiPolygon, box
 from shapely.geometry.base import BaseGeometry
 
+from geo.chinacrs import ChinaDatum
 from geo.crs import QIJIANG_BBOX, CRSSpec, geometry_to_working, inside_extent, resolve_crs, to_lonlat, transform_xy
 from geo.fields import (
     is_blank,
@@ -434,6 +436,121 @@ def _validity_problems(geom: BaseGeometry, where: Where) -> list[Problem]:
     ]
 
 
+#: Route parts of up to this many vertices have their self-crossings looked for by
+#: :func:`clean_geometries` as all segment pairs at once; longer parts by their own STRtree.
+PAIRWISE_MAX_VERTICES = 64
+
+
+def _crossing_free(parts: NDArray[np.object_]) -> NDArray[np.bool_]:
+    """Per LineString (file coordinates, 2-D, finite): whether it neither crosses nor touches itself.
+
+    The same test as :func:`_line_self_crossings` (segments ``i < j - 1`` that intersect, the
+    closing pair of a closed line excepted), for all short parts at once: candidate pairs by
+    their envelopes in numpy, then GEOS ``intersects`` with the first segment prepared, as the
+    STRtree query does. Longer parts go through :func:`_line_self_crossings` itself.
+    """
+    ok = np.ones(len(parts), dtype=bool)
+    if len(parts) == 0:
+        return ok
+    counts = shapely.get_num_coordinates(parts)
+    xy = shapely.get_coordinates(parts)
+    first = np.zeros(len(parts), dtype=np.int64)
+    first[1:] = np.cumsum(counts)[:-1]
+    for pos in np.flatnonzero(counts > PAIRWISE_MAX_VERTICES):
+        ok[pos] = not _line_self_crossings(parts[pos])
+    short = (counts >= 4) & (counts <= PAIRWISE_MAX_VERTICES)
+    for n in np.unique(counts[short]):
+        group = np.flatnonzero(counts == n)
+        m = int(n) - 1  # segments per part
+        i, j = np.triu_indices(m, k=2)
+        a = first[group][:, None] + i[None, :]  # start vertex of segment i, per part
+        b = first[group][:, None] + j[None, :]
+        lo_a, hi_a = np.minimum(xy[a], xy[a + 1]), np.maximum(xy[a], xy[a + 1])
+        lo_b, hi_b = np.minimum(xy[b], xy[b + 1]), np.maximum(xy[b], xy[b + 1])
+        near = ((lo_a <= hi_b) & (lo_b <= hi_a)).all(axis=-1)
+        start, end = xy[first[group]], xy[first[group] + m]
+        closed = (np.abs(start - end) <= 1e-8 + 1e-5 * np.abs(end)).all(axis=-1)  # np.allclose, per part
+        near[:, (i == 0) & (j == m - 1)] &= ~closed[:, None]
+        rows, cols = np.nonzero(near)
+        if rows.size == 0:
+            continue
+        sa, sb = a[rows, cols], b[rows, cols]
+        seg_a = shapely.linestrings(np.stack([xy[sa], xy[sa + 1]], axis=1))
+        seg_b = shapely.linestrings(np.stack([xy[sb], xy[sb + 1]], axis=1))
+        shapely.prepare(seg_a)
+        hit = shapely.intersects(seg_a, seg_b)
+        ok[group[np.unique(rows[hit])]] = False
+    return ok
+
+
+def clean_geometries(
+    geoms: Sequence[BaseGeometry | None], *, src: CRSSpec, district: District, settings: Settings
+) -> list[BaseGeometry | None]:
+    """The working-CRS geometry of every feature that passes all geometry checks, else ``None``.
+
+    Vectorised equivalent of :func:`check_geometry`, :func:`geo.crs.geometry_to_working` and
+    :func:`check_projected` for the common case, a whole file at once: a geometry is *clean*
+    when those three would report no problem at all (a 2-D, finite, valid (Multi)LineString or
+    (Multi)Polygon, not self-crossing, within the vertex limit, somewhere in Qijiang's extent,
+    non-degenerate and covered by the district after projection); its working geometry is then
+    the one :func:`geo.crs.geometry_to_working` returns (every vertex goes through the same PROJ
+    transformation). ``None`` means: run the per-feature checks, which say what is wrong.
+    GCJ-02 / BD-09 sources are left to the per-feature path (their inverse iterates until the
+    worst vertex of the call converges, so a batch would round differently).
+    """
+    out: list[BaseGeometry | None] = [None] * len(geoms)
+    if not geoms or src.datum is not ChinaDatum.WGS84:
+        return out
+    arr = np.empty(len(geoms), dtype=object)
+    arr[:] = list(geoms)
+    present = np.array([g is not None for g in geoms], dtype=bool)
+    cand = np.flatnonzero(present)
+    if cand.size == 0:
+        return out
+    sub = arr[cand]
+    type_id = shapely.get_type_id(sub)
+    keep = np.isin(type_id, (1, 3, 5, 6)) & ~shapely.is_empty(sub)
+    keep &= ~shapely.has_z(sub) & ~shapely.has_m(sub)
+    keep &= shapely.get_num_coordinates(sub) <= settings.max_vertices_per_feature
+    cand, sub = cand[keep], sub[keep]
+    if cand.size == 0:
+        return out
+    xy, owner = shapely.get_coordinates(sub, return_index=True)
+    finite = np.bincount(owner, weights=~np.isfinite(xy).all(axis=1), minlength=len(sub)) == 0
+    cand, sub = cand[finite], sub[finite]
+    if cand.size == 0:
+        return out
+    xy, owner = shapely.get_coordinates(sub, return_index=True)
+    inside = np.bincount(owner, weights=inside_extent(to_lonlat(xy, src)), minlength=len(sub)) > 0
+    cand, sub = cand[inside], shapely.force_2d(sub[inside])
+    if cand.size == 0:
+        return out
+    polygonal = np.isin(shapely.get_type_id(sub), (3, 6))
+    ok = np.ones(len(sub), dtype=bool)
+    if polygonal.any():
+        ok[polygonal] = shapely.is_valid(sub[polygonal])
+    lines = np.flatnonzero(~polygonal)
+    if lines.size:
+        parts, part_of = shapely.get_parts(sub[lines], return_index=True)
+        free = _crossing_free(parts)
+        ok[lines] = np.bincount(part_of, weights=~free, minlength=lines.size) == 0
+    cand, sub = cand[ok], sub[ok]
+    if cand.size == 0:
+        return out
+    dst = resolve_crs(settings.working_crs)
+    working = shapely.transform(sub, lambda pts: transform_xy(pts, src, dst))
+    wxy, wowner = shapely.get_coordinates(working, return_index=True)
+    ok = np.bincount(wowner, weights=~np.isfinite(wxy).all(axis=1), minlength=len(working)) == 0
+    polygonal = np.isin(shapely.get_type_id(working), (3, 6))
+    big_enough = np.where(polygonal, shapely.area(working) >= MIN_AREA_M2, shapely.length(working) >= MIN_LENGTH_M)
+    ok &= big_enough
+    shapely.prepare(district.geometry)
+    ok[ok] = shapely.covers(district.geometry, working[ok])
+    for pos, geom in zip(cand[ok], working[ok], strict=True):
+        out[int(pos)] = geom
+    return out
+
+
 def check_projected(
     geom: BaseGeometry, where: Where, *, src: CRSSpec, district: District, settings: Settings
 ) -> list[Problem]:
@@ -746,6 +863,7 @@ __all__ = [
     "check_dates",
     "check_geometry",
     "check_projected",
+    "clean_geometries",
     "duplicate_problems",
     "load_district",
     "outside_district",

@@ -43,6 +43,7 @@ from typing import Any, Literal
 import numpy as np
 import shapely
 from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
 
 from geo.crs import CRSSpec, geometry_to_working, guess_crs, resolve_crs
 from geo.fields import is_blank, map_fields, normalise_name
@@ -69,6 +70,7 @@ from geo.validate import (
     Where,
     check_geometry,
     check_projected,
+    clean_geometries,
     duplicate_problems,
     load_district,
     parse_attributes,
@@ -78,6 +80,11 @@ from onetrench.errors import CRSError, OnetrenchError, PayloadTooLarge, Problem,
 from onetrench.settings import Settings, get_settings
 
 __all__ = ["Format", "IntakeResult", "read_many", "read_works", "work_to_json"]
+
+#: Check the geometries of a file all at once (:func:`geo.validate.clean_geometries`) and run
+#: the per-feature checks only for those that have a problem; ``False`` runs every feature
+#: through the per-feature checks (the reference the tests compare with).
+BATCH = True
 
 
 @dataclass
@@ -550,7 +557,16 @@ def _finish(
     stem = PurePath(raw.source).stem
     built: list[tuple[Work, int]] = []
     ids: list[tuple[str, str, int | None]] = []
-    for feature in raw.features:
+    clean: list[BaseGeometry | None] = [None] * len(raw.features)
+    crs_name = src.name
+    if BATCH:
+        clean = clean_geometries(
+            [None if _has_unreadable(f.problems) else f.geometry for f in raw.features],
+            src=src,
+            district=district,
+            settings=settings,
+        )
+    for feature, working in zip(raw.features, clean, strict=True):
         try:
             work, problems = _one_feature(
                 feature,
@@ -561,6 +577,8 @@ def _finish(
                 defaults=default_values,
                 layer_kinds=layer_kinds,
                 stem=stem,
+                clean=working,
+                crs_name=crs_name,
             )
         except Exception as exc:  # pragma: no cover - defensive: one feature never stops the file
             work = None
@@ -615,7 +633,10 @@ def _one_feature(
     defaults: Mapping[str, object],
     layer_kinds: Mapping[str, UtilityKind] | None,
     stem: str,
+    clean: BaseGeometry | None = None,
+    crs_name: str | None = None,
 ) -> tuple[Work | None, list[Problem]]:
+    """Build one work and its problems; ``clean`` is its working geometry when already checked."""
     field_map = map_fields(feature.props.keys())
     values: dict[str, object] = {target: feature.props[col] for col, target in field_map.items()}
     for key, value in defaults.items():
@@ -629,10 +650,10 @@ def _one_feature(
     where = Where(raw.source, feature.index, feature_id)
     problems = [dataclasses.replace(p, feature_id=feature_id) if p.feature_id is None else p for p in feature.problems]
     geom = None
-    if not any(p.code in ("geometry.unreadable", "geometry.too_few_vertices") for p in problems):
+    if clean is None and not _has_unreadable(problems):
         geom, geo_problems = check_geometry(feature.geometry, where, src=src, settings=settings)
         problems.extend(p for p in geo_problems if not (p.code == "geometry.z_dropped" and _has(problems, p.code)))
-    working = None
+    working = clean
     if geom is not None:
         working = geometry_to_working(geom, src, settings=settings)
         problems.extend(check_projected(working, where, src=src, district=district, settings=settings))
@@ -659,7 +680,7 @@ def _one_feature(
     attributes = {
         col: _plain_attr(value) for col, value in feature.props.items() if col not in field_map and not is_blank(value)
     }
-    attributes["crs"] = src.name
+    attributes["crs"] = src.name if crs_name is None else crs_name
     width = parsed.get("trench_width_m")
     if width is None:
         default = default_trench_width(
@@ -690,6 +711,10 @@ def _one_feature(
         attributes=attributes,
     )
     return work, problems
+
+
+def _has_unreadable(problems: list[Problem]) -> bool:
+    return any(p.code in ("geometry.unreadable", "geometry.too_few_vertices") for p in problems)
 
 
 def _has(problems: list[Problem], code: str) -> bool:

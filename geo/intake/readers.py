@@ -224,6 +224,10 @@ def geojson_geometry(obj: Any) -> tuple[BaseGeometry | None, int]:
         raise ValueError(f"unknown geometry type {gtype!r}")
     coords, dims = _positions(obj.get("coordinates"), _DEPTH[str(gtype)])
     with np.errstate(invalid="ignore", over="ignore"):
+        if gtype == "LineString" and isinstance(coords, np.ndarray):
+            # what shape() does for an array of positions, without its per-position Python checks
+            line: BaseGeometry = shapely.linestrings(coords)
+            return line, dims
         geom = shapely.geometry.shape({"type": gtype, "coordinates": coords})
     return geom, dims
 
