@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from api.models import ApiToken, Approval, BundleRow, FindingRow, Organisation, RoadRow, WorkVersion
+from collections.abc import Sequence
+from typing import Any
+
+from api.models import ApiToken, Approval, BundleRow, FindingRow, Organisation, RoadRow, WorkRow, WorkVersion
 from api.schemas import (
     ApprovalPublic,
     BundlePublic,
@@ -15,31 +18,40 @@ from api.schemas import (
     WorkVersionPublic,
 )
 from api.services.bundles import BundleView
-from api.services.geometry import from_db, geojson
+from api.services.geometry import from_db, geojson, geojson_many
 from api.services.works import WorkView
 from onetrench.domain import FindingKind, RoadClass, UtilityKind
 from onetrench.errors import Problem
 from onetrench.settings import Settings
 
 
-def work(view: WorkView, settings: Settings) -> WorkPublic:
-    """A work, in full or redacted to its shared stretches."""
-    row = view.row
+def work(view: WorkView, settings: Settings, *, org_code: str | None = None) -> WorkPublic:
+    """A work, in full or redacted to its shared stretches (``org_code``: its organisation's, when known)."""
+    return _work(view.row, view.redacted, geojson(view.geometry, settings), org_code)
+
+
+def works_in_full(rows: Sequence[WorkRow], settings: Settings, *, org_code: str | None = None) -> list[WorkPublic]:
+    """:func:`work` of many rows seen in full (their geometries reprojected in one call)."""
+    shapes = geojson_many([from_db(r.geometry) for r in rows], settings)
+    return [_work(row, False, g, org_code) for row, g in zip(rows, shapes, strict=True)]
+
+
+def _work(row: WorkRow, redacted: bool, geometry: dict[str, Any] | None, org_code: str | None) -> WorkPublic:
     base = {
         "id": row.id,
         "key": row.key,
         "work_id": row.work_id,
-        "organisation": row.organisation.code,
+        "organisation": row.organisation.code if org_code is None else org_code,
         "utility": row.utility.value,
         "utility_zh": UtilityKind(row.utility).zh,
         "owner": row.owner,
         "start": row.start,
         "end": row.end,
-        "redacted": view.redacted,
-        "geometry": geojson(view.geometry, settings),
+        "redacted": redacted,
+        "geometry": geometry,
         "withdrawn": row.withdrawn,
     }
-    if view.redacted:
+    if redacted:
         return WorkPublic.model_validate(base)
     return WorkPublic.model_validate(
         base
@@ -64,6 +76,16 @@ def work(view: WorkView, settings: Settings) -> WorkPublic:
 
 def finding(row: FindingRow, settings: Settings) -> FindingPublic:
     """A finding."""
+    return _finding(row, geojson(from_db(row.geometry), settings) if row.geometry is not None else None)
+
+
+def findings(rows: Sequence[FindingRow], settings: Settings) -> list[FindingPublic]:
+    """:func:`finding` of many rows (their geometries reprojected in one call)."""
+    shapes = geojson_many([from_db(r.geometry) if r.geometry is not None else None for r in rows], settings)
+    return [_finding(row, g) for row, g in zip(rows, shapes, strict=True)]
+
+
+def _finding(row: FindingRow, geometry: dict[str, Any] | None) -> FindingPublic:
     return FindingPublic(
         id=row.id,
         kind=row.kind.value,
@@ -77,7 +99,7 @@ def finding(row: FindingRow, settings: Settings) -> FindingPublic:
         fix_zh=row.fix_zh,
         fix_en=row.fix_en,
         measures=[[float(a), float(b)] for a, b in row.measures],
-        geometry=geojson(from_db(row.geometry), settings) if row.geometry is not None else None,
+        geometry=geometry,
         data=dict(row.data or {}),
     )
 

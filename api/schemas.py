@@ -164,10 +164,28 @@ class FindingPublic(BaseModel):
 
 
 class FindingsPublic(BaseModel):
-    """A list of findings."""
+    """A list of findings (one page of them when read with ``upload=``)."""
 
     count: int
     findings: list[FindingPublic]
+    next: str | None = Field(
+        None,
+        description="下一页的链接（仅分页读取时）/ link to the next page (paged reads only; null on the last page)",
+        examples=["/findings?upload=42&after=1234&limit=1000"],
+    )
+
+
+class FindingsSummary(BaseModel):
+    """The findings of a large upload, counted: they are read page by page from ``href``."""
+
+    total: int = Field(description="检查结果总数 / number of findings")
+    by_kind: dict[str, int] = Field(description="按类型计数 / count per kind", examples=[{"same_road_same_period": 3}])
+    by_severity: dict[str, int] = Field(description="按严重程度计数 / count per severity", examples=[{"info": 3}])
+    upload: int = Field(description="本次上传的编号 / id of this upload (for GET /findings?upload=…)")
+    href: str = Field(
+        description="第一页检查结果 / first page of the findings", examples=["/findings?upload=42&limit=1000"]
+    )
+    page_size: int = Field(description="每页最多条数 / findings per page")
 
 
 class UploadPublic(BaseModel):
@@ -179,7 +197,17 @@ class UploadPublic(BaseModel):
     works: list[WorkPublic]
     errors: list[ProblemItem]
     warnings: list[ProblemItem]
-    findings: list[FindingPublic]
+    findings: list[FindingPublic] = Field(
+        description="检查结果；大批量上传时为空，见 findings_summary / the findings against everything stored; "
+        "empty for a large upload, see findings_summary"
+    )
+    findings_summary: FindingsSummary | None = Field(
+        None,
+        description="仅当检查结果超过 upload_findings_inline_max（默认 2000）条时出现：计数与分页链接，"
+        "findings 为空 / present only when the upload has more findings than upload_findings_inline_max "
+        "(default 2000): their counts and the link to read them page by page; findings is then empty. "
+        "Absent from smaller answers.",
+    )
 
 
 # --- roads ------------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ from api.db import make_engine  # noqa: E402
 from api.migrate import upgrade  # noqa: E402
 from api.models import ChangeKind, RoadRow, WorkRow, WorkVersion, utcnow  # noqa: E402
 from api.services import auth  # noqa: E402
-from api.services.geometry import from_db, to_db  # noqa: E402
+from api.services.geometry import to_db  # noqa: E402
 from onetrench.domain import PavementKind, RoadClass, UtilityKind  # noqa: E402
 
 BLOCK = 250.0
@@ -377,9 +377,8 @@ def phases(url: str, tokens: dict[str, str], n_lines: int, n: int) -> dict[str, 
     """The phases of one ``n``-feature upload, in-process (current code), in seconds."""
     from sqlalchemy.orm import sessionmaker
 
-    from api import present
-    from api.schemas import UploadPublic
-    from api.services.works import WorkView, store_works
+    from api.routes.works import _body, upload_answer
+    from api.services.works import store_works
     from geo.intake import read_works
     from onetrench.settings import get_settings
 
@@ -394,16 +393,16 @@ def phases(url: str, tokens: dict[str, str], n_lines: int, n: int) -> dict[str, 
         principal = auth.authenticate(session, tokens["gas"])
         outcome = store_works(session, principal, result.works, settings=settings, source="body.geojson")
         t2 = time.perf_counter()
-        views = [WorkView(row=r, geometry=from_db(r.geometry), redacted=False) for r in outcome.works]
-        answer = UploadPublic(
-            n_features=result.n_features,
-            created=outcome.created,
-            updated=outcome.updated,
-            works=[present.work(v, settings) for v in views],
-            errors=present.problems(result.errors),
-            warnings=present.problems(result.warnings),
-            findings=[present.finding(f, settings) for f in outcome.findings],
-        ).model_dump_json()
+        answer = _body(
+            upload_answer(
+                outcome,
+                settings,
+                n_features=result.n_features,
+                errors=result.errors,
+                warnings=result.warnings,
+                org_code=principal.org_code,
+            )
+        )
         t3 = time.perf_counter()
         session.commit()
         t4 = time.perf_counter()

@@ -134,6 +134,16 @@ class Settings(BaseSettings):
     idempotency_hours: float = Field(
         24.0, gt=0, le=24 * 30, description="幂等键保留小时数 / hours an Idempotency-Key answer is kept"
     )
+    upload_findings_inline_max: int = Field(
+        2000,
+        ge=0,
+        description="上传回答中逐条列出的检查结果上限；超过时回答只含按类型/严重程度的计数和分页链接 "
+        "(GET /findings?upload=…) / most findings listed inline in an upload's answer; above it the "
+        "answer carries counts per kind and severity and a link to the paged findings instead",
+    )
+    findings_page_max: int = Field(
+        1000, gt=0, le=100_000, description="分页读取检查结果时每页最多条数 / largest page of GET /findings?upload=…"
+    )
 
     # Maps: offline by default (no tile server); a tile layer only when configured.
     map_tile_url: str | None = Field(

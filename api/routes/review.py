@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
 from api import present
-from api.deps import CurrentPrincipal, SessionDep, SettingsDep
+from api.deps import MAX_ID, CurrentPrincipal, SessionDep, SettingsDep
 from api.models import BundleStatus, Organisation
 from api.routes.works import ERRORS
 from api.schemas import (
@@ -40,14 +41,36 @@ HTML: dict[int | str, dict[str, Any]] = {
 
 @router.get("/findings", response_model=FindingsPublic, responses=ERRORS, tags=["findings 检查结果"])
 def list_findings(
+    *,
     session: SessionDep,
     principal: CurrentPrincipal,
     settings: SettingsDep,
     kind: Annotated[FindingKind | None, Query(description="finding kind")] = None,
+    upload: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_ID,
+            description="只看这次上传的工程的检查结果，分页 / only the findings of the works of this upload "
+            "(UploadPublic.findings_summary.upload), page by page",
+        ),
+    ] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, description="从此编号之后开始 / start after this finding id (paging)")
+    ] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, description="每页条数 / page size (at most findings_page_max; default with upload=)")
+    ] = None,
 ) -> FindingsPublic:
-    """All findings you may see (a utility: those concerning its own works)."""
-    rows = finding_service.list_findings(session, principal, kind=kind)
-    return FindingsPublic(count=len(rows), findings=[present.finding(f, settings) for f in rows])
+    """All findings you may see (a utility: those concerning its own works), or one upload's page by page."""
+    if upload is not None or after is not None or limit is not None:
+        limit = min(limit or settings.findings_page_max, settings.findings_page_max)
+    rows = finding_service.list_findings(session, principal, kind=kind, upload=upload, after=after, limit=limit)
+    page = FindingsPublic(count=len(rows), findings=[present.finding(f, settings) for f in rows])
+    if limit is not None and len(rows) == limit:
+        query = {"upload": upload, "kind": kind.value if kind else None, "after": rows[-1].id, "limit": limit}
+        page.next = "/findings?" + urlencode({k: v for k, v in query.items() if v is not None})
+    return page
 
 
 @router.post("/plan", response_model=PlanPublic, responses=ERRORS, tags=["plan 统筹"])

@@ -14,7 +14,9 @@ from api.models import Role
 from api.problems import PROBLEM_JSON
 from api.schemas import (
     FEATURE_COLLECTION_EXAMPLE,
+    FindingPublic,
     FindingsPublic,
+    FindingsSummary,
     ProblemPublic,
     UploadPublic,
     WorkHistoryPublic,
@@ -27,7 +29,7 @@ from api.services import idempotency
 from api.services import works as work_service
 from api.services.auth import Principal
 from api.services.geometry import from_db, parse_geojson
-from onetrench.errors import InputError, PayloadTooLarge
+from onetrench.errors import InputError, PayloadTooLarge, Problem
 from onetrench.settings import Settings
 
 router = APIRouter(prefix="/works", tags=["works 工程"])
@@ -68,6 +70,12 @@ IdempotencyKey = Annotated[
 ]
 
 
+def _body(answer: UploadPublic) -> bytes:
+    """The JSON of an upload's answer (``findings_summary`` only when there is one)."""
+    exclude = None if answer.findings_summary is not None else {"findings_summary"}
+    return answer.model_dump_json(exclude=exclude).encode("utf-8")
+
+
 def _once(
     session: SessionDep,
     principal: Principal,
@@ -75,18 +83,18 @@ def _once(
     key: str | None,
     *,
     endpoint: str,
-    request_sha256: str,
+    request_sha256: Callable[[], str],
     upload: Callable[[], UploadPublic],
-) -> UploadPublic | Response:
+) -> Response:
     """Run ``upload`` once per idempotency key (every time when no key is given)."""
     if key is None:
-        return upload()
+        return Response(_body(upload()), media_type="application/json")
     claimed = idempotency.claim(
         session,
         principal,
         key,
         endpoint=endpoint,
-        request_sha256=request_sha256,
+        request_sha256=request_sha256(),
         keep_hours=settings.idempotency_hours,
     )
     if isinstance(claimed, idempotency.Replay):
@@ -96,7 +104,7 @@ def _once(
             media_type="application/json",
             headers={idempotency.REPLAYED_HEADER: "true"},
         )
-    body = upload().model_dump_json().encode("utf-8")
+    body = _body(upload())
     idempotency.complete(session, claimed, 200, body)
     return Response(body, media_type="application/json", headers={idempotency.REPLAYED_HEADER: "false"})
 
@@ -122,15 +130,50 @@ def _ingest(
             details=result.errors,
         )
     outcome = work_service.store_works(session, principal, result.works, settings=settings, source=name)
-    views = [work_service.WorkView(row=r, geometry=from_db(r.geometry), redacted=False) for r in outcome.works]
-    return UploadPublic(
+    return upload_answer(
+        outcome,
+        settings,
         n_features=result.n_features,
+        errors=result.errors,
+        warnings=result.warnings,
+        org_code=principal.org_code,
+    )
+
+
+def upload_answer(
+    outcome: work_service.UploadOutcome,
+    settings: Settings,
+    *,
+    n_features: int,
+    errors: list[Problem],
+    warnings: list[Problem],
+    org_code: str,
+) -> UploadPublic:
+    """The answer to an upload: every finding inline, or (above ``upload_findings_inline_max``) their counts."""
+    summary = None
+    findings: list[FindingPublic] = []
+    if outcome.upload_id is not None:
+        by_kind, by_severity = finding_service.summary(outcome.findings)
+        limit = settings.findings_page_max
+        summary = FindingsSummary(
+            total=len(outcome.findings),
+            by_kind=by_kind,
+            by_severity=by_severity,
+            upload=outcome.upload_id,
+            href=f"/findings?upload={outcome.upload_id}&limit={limit}",
+            page_size=limit,
+        )
+    else:
+        findings = present.findings(outcome.findings, settings)
+    return UploadPublic(
+        n_features=n_features,
         created=outcome.created,
         updated=outcome.updated,
-        works=[present.work(v, settings) for v in views],
-        errors=present.problems(result.errors),
-        warnings=present.problems(result.warnings),
-        findings=[present.finding(f, settings) for f in outcome.findings],
+        works=present.works_in_full(outcome.works, settings, org_code=org_code),
+        errors=present.problems(errors),
+        warnings=present.problems(warnings),
+        findings=findings,
+        findings_summary=summary,
     )
 
 
@@ -144,7 +187,7 @@ def upload_file(
     crs: Annotated[str | None, Form(description="坐标系 / CRS, e.g. EPSG:4490, gcj02, bd09")] = None,
     layer: Annotated[str | None, Form(description="图层 / layer")] = None,
     idempotency_key: IdempotencyKey = None,
-) -> UploadPublic | Response:
+) -> Response:
     """Upload one route file: returns the validated works, every problem, and the findings against everything stored."""
     principal.require(Role.UTILITY, action_zh="上传工程", action_en="uploading works")
     if file.size is not None:
@@ -158,7 +201,7 @@ def upload_file(
         settings,
         idempotency_key,
         endpoint="POST /works/upload",
-        request_sha256=idempotency.fingerprint(name, crs, layer, data),
+        request_sha256=lambda: idempotency.fingerprint(name, crs, layer, data),
         upload=lambda: _ingest(session, principal, settings, name=name, data=data, crs=crs, layer=layer),
     )
 
@@ -174,7 +217,7 @@ def upload_geojson(
     ],
     crs: Annotated[str | None, Query(description="坐标系 / CRS (default: EPSG:4490)")] = None,
     idempotency_key: IdempotencyKey = None,
-) -> UploadPublic | Response:
+) -> Response:
     """Upload works as a GeoJSON FeatureCollection (same answer as the file upload)."""
     principal.require(Role.UTILITY, action_zh="上传工程", action_en="uploading works")
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -185,7 +228,7 @@ def upload_geojson(
         settings,
         idempotency_key,
         endpoint="POST /works",
-        request_sha256=idempotency.fingerprint(crs, json.dumps(body, ensure_ascii=False, sort_keys=True)),
+        request_sha256=lambda: idempotency.fingerprint(crs, json.dumps(body, ensure_ascii=False, sort_keys=True)),
         upload=lambda: _ingest(session, principal, settings, name="body.geojson", data=data, crs=crs, layer=None),
     )
 
@@ -217,7 +260,7 @@ def get_work(session: SessionDep, principal: CurrentPrincipal, settings: Setting
 @router.patch("/{work_pk}", response_model=UploadPublic, responses=ERRORS, summary="修改工程 / update a work")
 def update_work(
     session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep, work_pk: WorkId, body: WorkUpdate
-) -> UploadPublic:
+) -> Response:
     """Change your own work (a new version is kept) and re-check it; returns the work and its findings."""
     changes = body.model_dump(exclude_unset=True)
     if "geometry" in changes:
@@ -226,15 +269,16 @@ def update_work(
         changes["geometry"] = parse_geojson(changes["geometry"], settings)
     row, found = work_service.update_work(session, principal, work_pk, changes, settings=settings)
     view = work_service.get_work(session, principal, row.id)
-    return UploadPublic(
+    answer = UploadPublic(
         n_features=1,
         created=0,
         updated=1,
         works=[present.work(view, settings)],
         errors=[],
         warnings=[],
-        findings=[present.finding(f, settings) for f in found],
+        findings=present.findings(found, settings),
     )
+    return Response(_body(answer), media_type="application/json")
 
 
 @router.post("/{work_pk}/withdraw", response_model=WorkPublic, responses=ERRORS, summary="撤回工程 / withdraw")

@@ -18,16 +18,16 @@ def record(
     *,
     outcome: str = "ok",
     detail: dict[str, Any] | None = None,
-) -> None:
-    """Append one event to the audit log (in the caller's transaction)."""
-    session.add(
-        AuditEvent(
-            at=utcnow(),
-            org_id=principal.org_id if principal else None,
-            token_id=principal.token_id if principal else None,
-            action=action,
-            target=target[:300],
-            outcome=outcome,
-            detail=detail or {},
-        )
+) -> AuditEvent:
+    """Append one event to the audit log (in the caller's transaction) and return it (not flushed)."""
+    event = AuditEvent(
+        at=utcnow(),
+        org_id=principal.org_id if principal else None,
+        token_id=principal.token_id if principal else None,
+        action=action,
+        target=target[:300],
+        outcome=outcome,
+        detail=detail or {},
     )
+    session.add(event)
+    return event

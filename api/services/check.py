@@ -186,14 +186,17 @@ def run_rule(
 ) -> tuple[list[Finding], list[Occupancy]]:
     """Run the detector and the scheduling rule on plain domain objects (adapter over geo/ and scheduling/).
 
-    With ``focus`` (work ids), the rule is run only over the works of ``focus`` and those sharing a
-    road with them: pairs between other works are not evaluated (their findings are not wanted).
-    Only the findings are computed (:func:`scheduling.findings.evaluate`), not bundles or savings.
+    With ``focus`` (work ids), the detector looks only for pairs with at least one work of
+    ``focus`` (``geo.overlap.detect(focus=…)``: the other works are clipped only against the roads
+    a focus work occupies), and the rule is run only over the works of ``focus`` and those sharing
+    a road with them: pairs between other works are not evaluated (their findings are not wanted).
+    The returned occupancy is complete for the works of ``focus``. Only the findings are computed
+    (:func:`scheduling.findings.evaluate`), not bundles or savings.
     """
     from geo.overlap import detect
     from scheduling.findings import evaluate
 
-    detection = detect(works, roads, settings=settings)
+    detection = detect(works, roads, settings=settings, focus=focus)
     occupancy = detection.occupancy
     occ_list: list[Occupancy] = list(occupancy.values()) if isinstance(occupancy, dict) else list(occupancy)
     if focus is None:

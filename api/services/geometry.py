@@ -6,9 +6,11 @@ layers hold the working CRS (metres).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import shapely
 from geoalchemy2.elements import WKBElement
 from geoalchemy2.shape import to_shape
@@ -83,6 +85,22 @@ def geojson(geom: BaseGeometry | None, settings: Settings) -> dict[str, Any] | N
     tr = _transformer(settings.working_crs, settings.exchange_crs)
     out = shapely.transform(geom, lambda xy: _stack(tr.transform(xy[:, 0], xy[:, 1])).round(7))
     return dict(mapping(out))
+
+
+def geojson_many(geoms: Sequence[BaseGeometry | None], settings: Settings) -> list[dict[str, Any] | None]:
+    """:func:`geojson` of many geometries, reprojected in one call (the same values, element by element)."""
+    out: list[dict[str, Any] | None] = [None] * len(geoms)
+    index = [i for i, g in enumerate(geoms) if g is not None and not g.is_empty]
+    if not index:
+        return out
+    tr = _transformer(settings.working_crs, settings.exchange_crs)
+    moved = shapely.transform(
+        np.array([geoms[i] for i in index], dtype=object),
+        lambda xy: _stack(tr.transform(xy[:, 0], xy[:, 1])).round(7),
+    )
+    for i, g in zip(index, moved.tolist(), strict=True):
+        out[i] = dict(mapping(g))
+    return out
 
 
 def parse_geojson(obj: dict[str, Any], settings: Settings, *, field_name: str = "geometry") -> BaseGeometry:

@@ -76,6 +76,8 @@ class UploadOutcome:
     created: int = 0
     updated: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    #: Id of the upload (its audit event) when it has more findings than the answer lists inline.
+    upload_id: int | None = None
 
 
 #: From this many new works of one upload on, PostgreSQL gets them (and their first versions) by ``COPY``.
@@ -229,13 +231,15 @@ def store_works(
     outcome.findings = check.findings
     outcome.timings = dict(check.timings)
     outcome.works = sorted((row for row, _ in rows), key=lambda r: r.id)
-    audit.record(
-        session,
-        principal,
-        "works.upload",
-        source,
-        detail={"created": outcome.created, "updated": outcome.updated, "findings": len(outcome.findings)},
-    )
+    detail: dict[str, Any] = {"created": outcome.created, "updated": outcome.updated, "findings": len(outcome.findings)}
+    large = len(outcome.findings) > settings.upload_findings_inline_max
+    if large:
+        # the answer will only count the findings: they are read by GET /findings?upload=<event id>
+        detail["work_pks"] = [row.id for row in outcome.works]
+    event = audit.record(session, principal, "works.upload", source, detail=detail)
+    if large:
+        session.flush()
+        outcome.upload_id = event.id
     return outcome
 
 
