@@ -765,13 +765,53 @@ def _polygon_ranges(  # noqa: PLR0917
     return t0[inside], t1[inside], prow[inside]
 
 
-def zone_candidates(geoms: NDArray[np.object_], segs: RoadSegments) -> tuple[IntArray, IntArray]:
-    """``(geometry, road)`` pairs whose boxes meet (a geometry's box against road segment boxes)."""
+def zone_candidates(geoms: NDArray[np.object_], segs: RoadSegments) -> tuple[IntArray, IntArray, BoolArray]:
+    """``(geometry, road)`` pairs whose boxes meet (a geometry's box against road segment boxes).
+
+    Also tells, per pair, whether the geometry (a Polygon) certainly lies inside the road's GEOS
+    corridor: every vertex of its exterior ring inside the rectangle of one segment (a convex
+    set within the corridor), by at least :data:`BAND_SLACK_M`, on a road without shallow vertices
+    (GEOS simplifies none of its offset curves, so the corridor's edges and flat caps are exact).
+    ``False`` means "maybe not", for ``shapely`` to decide.
+    """
     none = np.zeros(0, dtype=np.int64)
     if len(geoms) == 0:
-        return none, none
+        return none, none, np.zeros(0, dtype=bool)
     b = shapely.bounds(geoms)
     gi, k = segs.candidates(b[:, :2], b[:, 2:])
-    key = np.unique(gi * (int(segs.road.max()) + 1 if len(segs.road) else 1) + segs.road[k])
     n = int(segs.road.max()) + 1 if len(segs.road) else 1
-    return key // n, key % n
+    key = gi * n + segs.road[k]
+    inside_row = _inside_rectangle(geoms, gi, k, segs)
+    ukey = np.unique(key)
+    covered = np.zeros(len(ukey), dtype=bool)
+    covered[np.searchsorted(ukey, key[inside_row])] = True
+    return ukey // n, ukey % n, covered
+
+
+def _inside_rectangle(geoms: NDArray[np.object_], gi: IntArray, k: IntArray, segs: RoadSegments) -> BoolArray:
+    """Per row, whether polygon ``geoms[gi]`` lies inside the rectangle of road segment ``k``.
+
+    The rectangle is shrunk by :data:`BAND_SLACK_M`; rows on roads with shallow vertices, and
+    geometries other than Polygons, are ``False``.
+    """
+    out = np.zeros(len(gi), dtype=bool)
+    ok = (shapely.get_type_id(geoms)[gi] == 3) & ~segs.shallow_road[segs.road[k]]
+    rows = np.flatnonzero(ok)
+    if len(rows) == 0:
+        return out
+    xy, vidx = shapely.get_coordinates(shapely.get_exterior_ring(geoms), return_index=True)
+    v_start = np.searchsorted(vidx, np.arange(len(geoms) + 1))
+    count = (v_start[gi[rows] + 1] - v_start[gi[rows]]).astype(np.int64)
+    row_of = np.repeat(rows, count)
+    vert = np.repeat(v_start[gi[rows]] - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
+    kk = k[row_of]
+    rel = xy[vert] - segs.a[kk]
+    d = segs.d[kk]
+    u = rel[:, 0] * d[:, 0] + rel[:, 1] * d[:, 1]
+    v = d[:, 0] * rel[:, 1] - d[:, 1] * rel[:, 0]
+    slack = BAND_SLACK_M
+    good = (u >= slack) & (u <= segs.length[kk] - slack) & (np.abs(v) <= segs.h[kk] - slack)
+    bad_rows = np.unique(row_of[~good])
+    out[rows] = True
+    out[bad_rows] = False
+    return out

@@ -28,7 +28,7 @@ shared stretches and domain objects.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -361,9 +361,9 @@ def compute_occupancy(
 
     # GEOS path: work zones, against the roads whose segment boxes meet theirs.
     slow = np.flatnonzero(~is_line).astype(np.int64)
-    wi, ri = zone_candidates(geoms[slow], segs)
+    wi, ri, known_inside = zone_candidates(geoms[slow], segs)
     wi = slow[wi]
-    g = _geos_pieces(geoms, wi, ri, net, cos_cross, flat)
+    g = _geos_pieces(geoms, wi, ri, known_inside, net, cos_cross, flat)
     nk_w.append(g.work)
     nk_r.append(g.road)
     nk_lo.append(g.lo)
@@ -382,7 +382,7 @@ def compute_occupancy(
     c_order = np.lexsort((cm, cr, cw))
 
     if with_off_road:
-        sub_w, sub_g, sub_len, sub_area = _off_road(geoms, wi, ri, _corridors(net, ri), g.covered, slow)
+        sub_w, sub_g, sub_len, sub_area = _off_road(geoms, wi, ri, lambda idx: _corridors(net, idx), g.covered, slow)
         ow = np.concatenate([clip.out_work, sub_w])
         o_order = np.argsort(ow, kind="stable")
         ow = ow[o_order]
@@ -422,20 +422,31 @@ class _GeosPieces:
 
 
 def _geos_pieces(  # noqa: PLR0917
-    geoms: GeomArray, wi: IntArray, ri: IntArray, net: RoadNetwork, cos_cross: FloatArray, flat: FlatLines
+    geoms: GeomArray,
+    wi: IntArray,
+    ri: IntArray,
+    known_inside: NDArray[np.bool_],
+    net: RoadNetwork,
+    cos_cross: FloatArray,
+    flat: FlatLines,
 ) -> _GeosPieces:
-    """Occupancy pieces of candidate pairs ``(wi, ri)`` by clipping with ``shapely.intersection``."""
+    """Occupancy pieces of candidate pairs ``(wi, ri)`` by clipping with ``shapely.intersection``.
+
+    Pairs ``known_inside`` (the work lies inside the corridor, :func:`geo._clip.zone_candidates`)
+    are kept whole without building their corridor.
+    """
     if len(wi) == 0:
         zi, zf = np.zeros(0, dtype=np.int64), np.zeros(0)
         return _GeosPieces(zi, zi, zf, zf, zf, zi, zi, zf, np.zeros(len(geoms), dtype=bool))
-    corridors = _corridors(net, ri)
-    # Works lying wholly inside a corridor (most routes along one road) need no clipping there.
+    # Works lying wholly inside a corridor (most zones along one road) need no clipping there.
     pieces = geoms[wi]
-    inside = np.zeros(len(wi), dtype=bool)
-    if len(wi):
-        inside = shapely.covered_by(pieces, corridors)
-        clip = ~inside
-        pieces[clip] = shapely.intersection(pieces[clip], corridors[clip])
+    inside = known_inside.copy()
+    rest = np.flatnonzero(~inside)
+    if len(rest):
+        corridors = _corridors(net, ri[rest])
+        inside[rest] = shapely.covered_by(pieces[rest], corridors)
+        clip = ~inside[rest]
+        pieces[rest[clip]] = shapely.intersection(pieces[rest[clip]], corridors[clip])
     covered = np.zeros(len(geoms), dtype=bool)
     covered[wi[inside]] = True
     parts, pair = shapely.get_parts(pieces, return_index=True)
@@ -502,12 +513,18 @@ def _geos_pieces(  # noqa: PLR0917
 
 
 def _off_road(  # noqa: PLR0917
-    geoms: GeomArray, wi: IntArray, ri: IntArray, corridors: GeomArray, covered: NDArray[np.bool_], subset: IntArray
+    geoms: GeomArray,
+    wi: IntArray,
+    ri: IntArray,
+    corridors_of: Callable[[IntArray], GeomArray],
+    covered: NDArray[np.bool_],
+    subset: IntArray,
 ) -> tuple[IntArray, GeomArray, FloatArray, FloatArray]:
     """Parts of the works ``subset`` outside all corridors, by repeated vectorised differences.
 
-    ``(wi, ri)`` are their candidate pairs, sorted by work, and ``corridors`` the corridor of each
-    pair. Works ``covered`` by one corridor are skipped; the others lose one corridor per round.
+    ``(wi, ri)`` are their candidate pairs, sorted by work, and ``corridors_of(roads)`` gives the
+    corridors of roads. Works ``covered`` by one corridor are skipped; the others lose one
+    corridor per round.
     """
     todo = np.zeros(len(geoms), dtype=bool)
     todo[subset] = True
@@ -515,7 +532,8 @@ def _off_road(  # noqa: PLR0917
     rest = np.empty(len(geoms), dtype=object)
     rest[todo] = geoms[todo]
     pick = todo[wi]
-    wi, ri, corridors = wi[pick], ri[pick], corridors[pick]
+    wi, ri = wi[pick], ri[pick]
+    corridors = corridors_of(ri)
     if len(wi):
         first = np.searchsorted(wi, wi, side="left")  # query output is sorted by work
         rank = np.arange(len(wi)) - first
