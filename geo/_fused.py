@@ -615,6 +615,79 @@ def _piece_measures_py(  # noqa: PLR0917
 piece_measures = _njit(_piece_measures_py)
 
 
+def _overlaps_py(  # noqa: PLR0917
+    road: IntArray, work: IntArray, f: FloatArray, t: FloatArray, focus: BoolArray, n_roads: int
+) -> tuple[IntArray, IntArray, IntArray, FloatArray, FloatArray]:
+    """Every two intervals of one road that overlap, sorted by (road, low work, high work, start).
+
+    The rows are ordered by (road, ``f``) as ``np.lexsort((f, road))`` (counting sort by road, then
+    a stable sort by ``f`` per road); the rows overlapping row *i* are then the run after it whose
+    ``f`` is below ``t[i]``. Pairs of different works, at least one with ``focus``, whose overlap
+    ``min(t) - max(f)`` is positive are returned as ``(road, low work, high work, max(f), min(t))``.
+    """
+    n = len(road)
+    count = np.zeros(n_roads + 1, dtype=np.int64)
+    for i in range(n):
+        count[road[i] + 1] += 1
+    for r in range(n_roads):
+        count[r + 1] += count[r]
+    idx = np.empty(n, dtype=np.int64)
+    pos = count[:-1].copy()
+    for i in range(n):
+        idx[pos[road[i]]] = i
+        pos[road[i]] += 1
+    for r in range(n_roads):
+        if count[r + 1] - count[r] > 1:
+            _sort_by(idx, f, count[r], count[r + 1])
+    cap = 2 * n + 16
+    out_r = np.empty(cap, dtype=np.int64)
+    out_a = np.empty(cap, dtype=np.int64)
+    out_b = np.empty(cap, dtype=np.int64)
+    out_lo = np.empty(cap)
+    out_hi = np.empty(cap)
+    m = 0
+    for x in range(n):
+        i = idx[x]
+        y = x + 1
+        while y < n and road[idx[y]] == road[i] and f[idx[y]] < t[i]:
+            j = idx[y]
+            lo = max(f[i], f[j])
+            hi = min(t[i], t[j])
+            if hi - lo > 0 and work[i] != work[j] and (focus[work[i]] or focus[work[j]]):
+                if m == len(out_r):  # grow
+                    out_r = _grown_i(out_r)
+                    out_a = _grown_i(out_a)
+                    out_b = _grown_i(out_b)
+                    out_lo = _grown_f(out_lo)
+                    out_hi = _grown_f(out_hi)
+                out_r[m] = road[i]
+                out_a[m] = min(work[i], work[j])
+                out_b[m] = max(work[i], work[j])
+                out_lo[m] = lo
+                out_hi[m] = hi
+                m += 1
+            y += 1
+    # Pairs come out grouped by road; within a road, order by (pair, start): by start, then stably by pair.
+    order = np.arange(m)
+    pair = np.empty(m)
+    n_works = len(focus)
+    for k in range(m):
+        pair[k] = float(out_a[k] * n_works + out_b[k])  # exact below 2**53
+    g = 0
+    while g < m:
+        e = g + 1
+        while e < m and out_r[e] == out_r[g]:
+            e += 1
+        if e - g > 1:
+            _sort_by(order, out_lo, g, e)
+            _sort_by(order, pair, g, e)
+        g = e
+    return out_r[order], out_a[order], out_b[order], out_lo[order], out_hi[order]
+
+
+overlaps = _njit(_overlaps_py)
+
+
 def _warm_up() -> None:
     """Load (or, once per clone, compile) every loop with the argument types the detector uses.
 
@@ -632,6 +705,7 @@ def _warm_up() -> None:
     piece_measures(i1, f1 * 0.0, f1, i1, i1 + 1, f2, f2 + 1.0, f2 + 1.0, i1, f2, f2 + 1.0, f1)
     merge_weighted(i1, i1, f1 * 0.0, f1, f1, 1e-6)
     polygon_ranges(i1, i1, f2, f2 + 1.0, f2, f2 + 1.0, np.array([0, 1], dtype=np.int64))
+    overlaps(i1, i1, f1 * 0.0, f1, b1 | True, 1)
 
 
 _warm_up()

@@ -40,6 +40,7 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
+from geo import _clip, _fused
 from geo.occupancy import (
     FloatArray,
     GeomArray,
@@ -182,33 +183,17 @@ def shared_pairs(table: OccupancyTable, min_shared: FloatArray, *, focus: NDArra
     empty = PairTable(road=none, a=none, b=none, from_m=np.zeros(0), to_m=np.zeros(0))
     if n < 2:
         return empty
-    order = np.lexsort((table.from_m, table.road))
-    road, work = table.road[order], table.work[order]
-    f, t = table.from_m[order], table.to_m[order]
-    # One global sorted key: road rank * stride + measure (stride above every measure).
-    _, road_rank = np.unique(road, return_inverse=True)
-    stride = float(max(t.max(), 0.0)) + 1.0
-    base = road_rank.astype(np.float64) * stride
-    key = base + f
-    end = np.searchsorted(key, base + t, side="left")
-    counts = np.maximum(end - np.arange(n) - 1, 0)
-    total = int(counts.sum())
-    if total == 0:
-        return empty
-    i = np.repeat(np.arange(n), counts)
-    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    j = i + 1 + offsets
-    lo = np.maximum(f[i], f[j])
-    hi = np.minimum(t[i], t[j])
-    ok = (hi - lo > 0) & (work[i] != work[j])
-    if focus is not None:
-        ok &= focus[work[i]] | focus[work[j]]
-    i, j, lo, hi = i[ok], j[ok], lo[ok], hi[ok]
-    a = np.minimum(work[i], work[j])
-    b = np.maximum(work[i], work[j])
-    r = road[i]
-    order = np.lexsort((lo, b, a, r))
-    r, a, b, lo, hi = r[order], a[order], b[order], lo[order], hi[order]
+    if _clip.COMPILED:
+        keep_work = np.ones(int(table.work.max()) + 1, dtype=bool) if focus is None else focus
+        r, a, b, lo, hi = _fused.overlaps(
+            table.road, table.work, table.from_m, table.to_m, keep_work, int(table.road.max()) + 1
+        )
+    else:
+        order = np.lexsort((table.from_m, table.road))
+        road, work = table.road[order], table.work[order]
+        r, a, b, lo, hi = _overlaps(road, work, table.from_m[order], table.to_m[order], focus)
+        order = np.lexsort((lo, b, a, r))
+        r, a, b, lo, hi = r[order], a[order], b[order], lo[order], hi[order]
     if len(r) == 0:
         return empty
     new = np.ones(len(r), dtype=bool)
@@ -219,6 +204,36 @@ def shared_pairs(table: OccupancyTable, min_shared: FloatArray, *, focus: NDArra
     keep_group = (sums >= min_shared[r[starts]] - THRESHOLD_TOLERANCE_M) & (sums > 0)
     keep = keep_group[gid]
     return PairTable(road=r[keep], a=a[keep], b=b[keep], from_m=lo[keep], to_m=hi[keep])
+
+
+def _overlaps(
+    road: IntArray, work: IntArray, f: FloatArray, t: FloatArray, focus: NDArray[np.bool_] | None
+) -> tuple[IntArray, IntArray, IntArray, FloatArray, FloatArray]:
+    """Numpy path of :func:`geo._fused.overlaps` (rows sorted by road, ``f``): same pairs, any order.
+
+    The rows overlapping row *i* are the contiguous run after it whose ``f`` is below ``t[i]``,
+    found with one ``searchsorted`` over all roads at once on the key ``road rank * stride + f``;
+    the key's rounding is covered by a margin, the exact test done after.
+    """
+    n = len(road)
+    _, road_rank = np.unique(road, return_inverse=True)
+    stride = float(max(t.max(), 0.0)) + 1.0
+    base = road_rank.astype(np.float64) * stride
+    key = base + f
+    margin = 4.0 * np.spacing(float(key.max()) + stride)
+    end = np.searchsorted(key, base + t + margin, side="left")
+    counts = np.maximum(end - np.arange(n) - 1, 0)
+    total = int(counts.sum())
+    i = np.repeat(np.arange(n), counts)
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    j = i + 1 + offsets
+    lo = np.maximum(f[i], f[j])
+    hi = np.minimum(t[i], t[j])
+    ok = (road[j] == road[i]) & (f[j] < t[i]) & (hi - lo > 0) & (work[i] != work[j])
+    if focus is not None:
+        ok &= focus[work[i]] | focus[work[j]]
+    i, j, lo, hi = i[ok], j[ok], lo[ok], hi[ok]
+    return road[i], np.minimum(work[i], work[j]), np.maximum(work[i], work[j]), lo, hi
 
 
 def _slot_setters(cls: type, names: tuple[str, ...]) -> Callable[[], Any] | None:
