@@ -5,8 +5,9 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+import numpy as np
 import shapely
 from shapely.geometry import LineString, MultiLineString
 from shapely.geometry.base import BaseGeometry
@@ -14,7 +15,7 @@ from shapely.ops import linemerge
 
 from onetrench.domain import Interval, Road
 
-__all__ = ["merge_intervals", "road_parts", "road_substring"]
+__all__ = ["merge_intervals", "road_parts", "road_substring", "road_substrings"]
 
 
 def merge_intervals(intervals: Iterable[Interval]) -> list[Interval]:
@@ -74,10 +75,9 @@ def _at(xy: list[tuple[float, float]], cum: list[float], m: float) -> tuple[floa
     return (x0 + t * (x1 - x0), y0 + t * (y1 - y0))
 
 
-def _cut(xy: list[tuple[float, float]], cum: list[float], lo: float, hi: float) -> LineString:
+def _cut(xy: list[tuple[float, float]], cum: list[float], lo: float, hi: float) -> list[tuple[float, float]]:
     i, j = bisect.bisect_right(cum, lo), bisect.bisect_left(cum, hi)
-    line: LineString = shapely.linestrings([_at(xy, cum, lo), *xy[i:j], _at(xy, cum, hi)])
-    return line
+    return [_at(xy, cum, lo), *xy[i:j], _at(xy, cum, hi)]
 
 
 def road_substring(road: Road, intervals: Iterable[Interval]) -> BaseGeometry | None:
@@ -94,18 +94,54 @@ def road_substring(road: Road, intervals: Iterable[Interval]) -> BaseGeometry | 
     >>> road_substring(r, [Interval(90, 120)]).wkt
     'LINESTRING (90 0, 100 0, 100 20)'
     """
-    parts = road_parts(road)
-    pieces: list[LineString] = []
-    for iv in intervals:
-        offset = 0.0
-        for part in parts:
-            lo, hi = max(iv.from_m - offset, 0.0), min(iv.to_m - offset, part.length)
-            if hi > lo:
-                xy, cum = _measured(part)
-                pieces.append(_cut(xy, cum, lo, hi))
-            offset += part.length
-    if not pieces:
-        return None
-    if len(pieces) == 1:
-        return pieces[0]
-    return shapely.multilinestrings(pieces)
+    return road_substrings([(road, intervals)])[0]
+
+
+def road_substrings(requests: Sequence[tuple[Road, Iterable[Interval]]]) -> list[BaseGeometry | None]:
+    """:func:`road_substring` of each ``(road, intervals)``: the lines of all built by one shapely call.
+
+    Examples
+    --------
+    >>> from onetrench.domain import RoadClass
+    >>> r = Road(road_id="R", name="x", road_class=RoadClass.BRANCH, width_m=10,
+    ...          geometry=LineString([(0, 0), (100, 0)]))
+    >>> [g.wkt if g is not None else None for g in road_substrings([(r, [Interval(0, 10), Interval(20, 30)]), (r, [])])]
+    ['MULTILINESTRING ((0 0, 10 0), (20 0, 30 0))', None]
+    """
+    coords: list[tuple[float, float]] = []
+    sizes: list[int] = []  # vertices per piece
+    pieces_of: list[int] = []  # pieces per request
+    measured: dict[int, tuple[Road, list[tuple[LineString, float]]]] = {}
+    for road, intervals in requests:
+        got = measured.get(id(road))
+        if got is None or got[0] is not road:
+            got = measured[id(road)] = (road, [(part, float(part.length)) for part in road_parts(road)])
+        parts = got[1]
+        n = 0
+        for iv in intervals:
+            offset = 0.0
+            for part, length in parts:
+                lo, hi = max(iv.from_m - offset, 0.0), min(iv.to_m - offset, length)
+                if hi > lo:
+                    xy, cum = _measured(part)
+                    pts = _cut(xy, cum, lo, hi)
+                    coords.extend(pts)
+                    sizes.append(len(pts))
+                    n += 1
+                offset += length
+        pieces_of.append(n)
+    out: list[BaseGeometry | None] = [None] * len(requests)
+    if not sizes:
+        return out
+    lines = shapely.linestrings(np.asarray(coords, dtype=np.float64), indices=np.repeat(np.arange(len(sizes)), sizes))
+    counts = np.asarray(pieces_of)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    multi = np.flatnonzero(counts > 1)
+    if multi.size:
+        take = np.concatenate([np.arange(first[k], first[k] + counts[k]) for k in multi])
+        joined = shapely.multilinestrings(lines[take], indices=np.repeat(np.arange(multi.size), counts[multi]))
+        for k, geom in zip(multi.tolist(), joined, strict=True):
+            out[k] = geom
+    for k in np.flatnonzero(counts == 1).tolist():
+        out[k] = lines[first[k]]
+    return out

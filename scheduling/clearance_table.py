@@ -25,7 +25,15 @@ from importlib import resources
 
 from onetrench.domain import GasPressureClass, LabelledEnum, UtilityKind, Work
 
-__all__ = ["ClearanceRule", "Confidence", "Laying", "clearance_rows", "laying_of", "required_clearance_m"]
+__all__ = [
+    "ClearanceRule",
+    "Confidence",
+    "Laying",
+    "clearance_rows",
+    "laying_of",
+    "max_clearance_m",
+    "required_clearance_m",
+]
 
 _TABLE_FILE = "clearance_gb50289.csv"
 
@@ -176,6 +184,18 @@ class _Facts:
         if zh not in self.assumed_zh:
             self.assumed_zh.append(zh)
             self.assumed_en.append(en)
+
+
+@lru_cache(maxsize=1)
+def max_clearance_m() -> float:
+    """The largest clear distance of the table: no pair of works needs more.
+
+    Examples
+    --------
+    >>> max_clearance_m() >= max(row.clearance_m for row in clearance_rows())
+    True
+    """
+    return max((row.clearance_m for row in clearance_rows()), default=0.0)
 
 
 def required_clearance_m(work_a: Work, work_b: Work) -> ClearanceRule | None:

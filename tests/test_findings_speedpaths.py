@@ -1,0 +1,189 @@
+"""The findings' fast paths against independent references.
+
+:func:`scheduling.findings.evaluate` builds findings by their slot setters, cuts every road
+geometry in one batch (:func:`scheduling._geom.road_substrings`), looks clearance rules up only
+for pairs closer than the table's largest distance, and computes labels, thresholds and joint
+windows once per work, road class or pair. Each of these is checked here against a reference
+computed another way; the exact texts of every kind are in tests/test_scheduling_findings.py,
+and bench/findings.py compares 100k+ findings with those of the previous code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import random
+
+import pytest
+import shapely
+from shapely.geometry import LineString, MultiLineString
+from shapely.ops import substring
+
+from onetrench.domain import (
+    Finding,
+    FindingKind,
+    Interval,
+    Occupancy,
+    Road,
+    RoadClass,
+    SharedStretch,
+    UtilityKind,
+    Work,
+)
+from onetrench.settings import Settings
+from scheduling._geom import road_substring, road_substrings
+from scheduling.clearance_table import clearance_rows, max_clearance_m, required_clearance_m
+from scheduling.findings import evaluate
+
+X0, Y0 = 370_000.0, 3_200_000.0
+d = dt.date
+
+
+def _road(rid: str, geometry: LineString | MultiLineString) -> Road:
+    return Road(road_id=rid, name=f"路{rid}", road_class=RoadClass.BRANCH, width_m=20.0, geometry=geometry)
+
+
+def _zigzag(rng: random.Random, n: int) -> LineString:
+    pts = [(X0, Y0)]
+    for _ in range(n - 1):
+        x, y = pts[-1]
+        pts.append((x + rng.uniform(1, 80), y + rng.uniform(-40, 40)))
+    return LineString(pts)
+
+
+def test_road_substrings_follow_the_centreline() -> None:
+    """Against shapely.ops.substring (GEOS interpolation): same vertices to 1e-6 m, same pieces."""
+    rng = random.Random(3)
+    requests = []
+    for k in range(300):
+        line = _zigzag(rng, rng.randint(2, 12))
+        ivs = []
+        for _ in range(rng.randint(0, 3)):
+            a = rng.uniform(-20, line.length + 20)
+            ivs.append(Interval(a, a + rng.uniform(0.5, 300)))
+        requests.append((_road(f"R{k}", line), ivs))
+    got = road_substrings(requests)
+    assert [road_substring(r, ivs) for r, ivs in requests] == got  # one at a time: the same geometries
+    for (road, ivs), geom in zip(requests, got, strict=True):
+        line = road.geometry
+        expected = [
+            substring(line, max(iv.from_m, 0.0), min(iv.to_m, line.length))
+            for iv in ivs
+            if min(iv.to_m, line.length) > max(iv.from_m, 0.0)
+        ]
+        if not expected:
+            assert geom is None
+            continue
+        pieces = list(geom.geoms) if isinstance(geom, MultiLineString) else [geom]
+        assert len(pieces) == len(expected)
+        for piece, ref in zip(pieces, expected, strict=True):
+            # (a stretch ending at the road's GEOS length, a hair past the summed segment lengths,
+            # repeats the last vertex: as before, kept so the geometries stay the same)
+            a = shapely.get_coordinates(shapely.remove_repeated_points(piece))
+            b = shapely.get_coordinates(shapely.remove_repeated_points(ref))
+            assert a.shape == b.shape
+            assert abs(a - b).max() < 1e-6
+
+
+def test_road_substrings_of_a_road_in_pieces() -> None:
+    """Measures run piece after piece: a stretch across the joint gives one line per piece."""
+    road = _road("M", MultiLineString([[(0, 0), (100, 0)], [(200, 0), (300, 0)]]))
+    geom = road_substrings([(road, [Interval(50, 150)]), (road, [Interval(120, 130)])])
+    assert geom[0] is not None and geom[0].wkt == "MULTILINESTRING ((50 0, 100 0), (200 0, 250 0))"
+    assert geom[1] is not None and geom[1].wkt == "LINESTRING (220 0, 230 0)"
+
+
+def _work(wid: str, kind: UtilityKind, **kw: object) -> Work:
+    return Work(
+        work_id=wid,
+        utility=kind,
+        owner="",
+        geometry=LineString([(X0, Y0), (X0 + 100, Y0)]),
+        start=kw.pop("start", d(2027, 3, 1)),  # type: ignore[arg-type]
+        end=kw.pop("end", d(2027, 3, 20)),  # type: ignore[arg-type]
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_clearance_lookup_skipped_only_beyond_every_rule() -> None:
+    """Random pairs around every table distance: the clearance findings of a brute-force reference."""
+    rng = random.Random(5)
+    kinds = [UtilityKind.WATER, UtilityKind.GAS, UtilityKind.POWER, UtilityKind.TELECOM, UtilityKind.DRAINAGE]
+    distances = sorted({row.clearance_m for row in clearance_rows()})
+    road = _road("R", LineString([(X0, Y0), (X0 + 1000, Y0)]))
+    works, occupancy, shared = [], [], []
+    for k in range(400):
+        a = _work(f"A{k}", rng.choice(kinds), diameter_mm=rng.choice([None, 100.0, 300.0]))
+        b = _work(f"B{k}", rng.choice(kinds), diameter_mm=rng.choice([None, 100.0, 300.0]))
+        wa, wb = (a.diameter_mm or 0.0) / 1000, (b.diameter_mm or 0.0) / 1000
+        target = rng.choice(distances) + rng.choice([-1e-3, -1e-10, 0.0, 1e-10, 1e-3, 0.3])
+        gap = target + wa / 2 + wb / 2
+        works += [a, b]
+        occupancy += [
+            Occupancy(work_id=a.work_id, road_id="R", intervals=(Interval(0.0, 100.0),), offsets_m=(0.0,)),
+            Occupancy(work_id=b.work_id, road_id="R", intervals=(Interval(50.0, 150.0),), offsets_m=(gap,)),
+        ]
+        shared.append(SharedStretch(road_id="R", work_ids=(a.work_id, b.work_id), intervals=(Interval(50.0, 100.0),)))
+    settings = Settings(blackouts=[])
+    found = {
+        f.work_ids
+        for f in evaluate(works, [road], occupancy, shared, settings=settings, today=d(2026, 1, 1))
+        if f.kind is FindingKind.CLEARANCE
+    }
+    by_id = {w.work_id: w for w in works}
+    occ = {o.work_id: o for o in occupancy}
+    expected = set()
+    for sh in shared:
+        a, b = (by_id[i] for i in sh.work_ids)
+        rule = required_clearance_m(a, b)
+        if rule is None:
+            continue
+        edge = abs(occ[a.work_id].offsets_m[0] - occ[b.work_id].offsets_m[0])
+        edge -= (a.diameter_mm or 0.0) / 1000 / 2 + (b.diameter_mm or 0.0) / 1000 / 2
+        if edge < rule.clearance_m - 1e-9:
+            expected.add(sh.work_ids)
+    assert found == expected
+    assert 50 < len(expected) < 350  # both outcomes are common
+    assert max_clearance_m() == max(distances)
+
+
+def test_findings_built_by_slots_equal_built_by_init() -> None:
+    """Equal to, and hashing like, the same finding made by ``Finding(...)``; a fresh data dict each."""
+    road = _road("R", LineString([(X0, Y0), (X0 + 1000, Y0)]))
+    a = _work("A", UtilityKind.GAS, start=d(2027, 3, 1), end=d(2027, 3, 10))
+    b = _work("B", UtilityKind.WATER, start=d(2027, 6, 1), end=d(2027, 6, 10))
+    occupancy = [
+        Occupancy(work_id=w, road_id="R", intervals=(Interval(0.0, 200.0),), offsets_m=(off,))
+        for w, off in (("A", 0.0), ("B", 0.2))
+    ]
+    shared = [SharedStretch(road_id="R", work_ids=("A", "B"), intervals=(Interval(0.0, 200.0),))]
+    out = evaluate([a, b], [road], occupancy, shared, settings=Settings(blackouts=[]), today=d(2026, 1, 1))
+    assert {f.kind for f in out} == {FindingKind.SAME_ROAD_DIFFERENT_PERIOD, FindingKind.CLEARANCE}
+    for f in out:
+        fields = {field.name: getattr(f, field.name) for field in dataclasses.fields(Finding)}
+        again = Finding(**fields)
+        assert again == f
+        assert repr(again) == repr(f)
+        assert f.geometry is not None and f.geometry.wkt == f"LINESTRING ({X0:.0f} {Y0:.0f}, {X0 + 200:.0f} {Y0:.0f})"
+    assert out[0].data is not out[1].data
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        out[0].zh = "x"  # type: ignore[misc]
+
+
+def test_pair_on_two_roads_gets_one_joint_window_each_time() -> None:
+    """The joint window of a pair is computed once and used on each road it shares: same proposal."""
+    roads = [_road(r, LineString([(X0, Y0 + k * 100), (X0 + 1000, Y0 + k * 100)])) for k, r in enumerate("PQ")]
+    a = _work("A", UtilityKind.GAS, start=d(2027, 3, 1), end=d(2027, 3, 10), latest_end=d(2027, 5, 30))
+    b = _work("B", UtilityKind.POWER, start=d(2027, 4, 1), end=d(2027, 4, 10), earliest_start=d(2027, 2, 1))
+    occupancy = [
+        Occupancy(work_id=w, road_id=r, intervals=(Interval(0.0, 300.0),), offsets_m=(off,))
+        for w, off in (("A", -5.0), ("B", 5.0))
+        for r in "PQ"
+    ]
+    shared = [SharedStretch(road_id=r, work_ids=("A", "B"), intervals=(Interval(0.0, 300.0),)) for r in "PQ"]
+    out = evaluate([a, b], roads, occupancy, shared, settings=Settings(blackouts=[]), today=d(2026, 1, 1))
+    diff = [f for f in out if f.kind is FindingKind.SAME_ROAD_DIFFERENT_PERIOD]
+    assert [f.road_id for f in diff] == ["P", "Q"]
+    assert diff[0].fix_zh == diff[1].fix_zh and diff[0].data == diff[1].data
+    assert diff[0].data["total_shift_days"] == 22  # B moves 22 days earlier: 2027-03-10 is both works' day
+    assert diff[0].data["proposal"]["B"] == ["2027-03-10", "2027-03-19"]
