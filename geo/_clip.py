@@ -29,6 +29,7 @@ union over all roads.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -72,6 +73,7 @@ class RoadSegments:
     cmax: int = 0  # cells per side covered by the grid
     origin: FloatArray = field(default_factory=lambda: np.zeros(2))
     grid_key: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # sorted cell keys
+    grid_start: IntArray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))  # first entry per cell key
     grid_seg: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # segment per key
     grid_box: FloatArray = field(default_factory=lambda: np.zeros((0, 6)))  # its box and low cell, per key
 
@@ -83,11 +85,23 @@ class RoadSegments:
         ext = self.hi - self.lo
         self.cell = float(max(np.median(np.maximum(ext[:, 0], ext[:, 1])) / 2.0, 1.0))
         self.origin = self.lo.min(axis=0)
-        self.cmax = int(np.floor(np.max(self.hi.max(axis=0) - self.origin) / self.cell)) + 1
+        side = float(np.max(self.hi.max(axis=0) - self.origin))
+        # At most about 4 cells per segment plus 2**20 (a table of cell starts is kept per cell):
+        # coarser cells where the network is sparse over a large extent.
+        most = math.sqrt(4.0 * len(self.road) + 2.0**20) - 3.0
+        self.cell = max(self.cell, side / most)
+        self.cmax = int(np.floor(side / self.cell)) + 1
+        n_keys = (self.cmax + 3) ** 2
+        if COMPILED:
+            self.grid_key, self.grid_seg, self.grid_box, self.grid_start = _fused.grid_index(
+                self.lo, self.hi, self.origin, self.cell, self.cmax
+            )
+            return
         key, seg, _, _, c0 = _cells(self.lo, self.hi, self.origin, self.cell, self.cmax)
         order = np.argsort(key, kind="stable")
         self.grid_key, self.grid_seg = key[order], seg[order]
         self.grid_box = np.column_stack([self.lo, self.hi, c0]).astype(np.float64)[self.grid_seg]
+        self.grid_start = np.searchsorted(self.grid_key, np.arange(n_keys + 1)).astype(np.int64)
 
     def candidates(self, lo: FloatArray, hi: FloatArray) -> tuple[IntArray, IntArray]:
         """Pairs ``(box, segment)`` whose boxes meet, each once, sorted by box then segment."""
@@ -98,7 +112,7 @@ class RoadSegments:
             lo = np.ascontiguousarray(lo, dtype=np.float64)
             hi = np.ascontiguousarray(hi, dtype=np.float64)
             return _fused.grid_pairs(
-                lo, hi, self.origin, self.cell, self.cmax, self.grid_key, self.grid_seg, self.grid_box
+                lo, hi, self.origin, self.cell, self.cmax, self.grid_start, self.grid_seg, self.grid_box
             )
         key, box, cx, cy, c0 = _cells(lo, hi, self.origin, self.cell, self.cmax)
         g0 = np.searchsorted(self.grid_key, key, side="left")
@@ -211,8 +225,9 @@ class RoadSegments:
         return out
 
 
-def _key2(cx: IntArray, cy: IntArray) -> IntArray:
-    return (cx + 1) * (1 << 31) + (cy + 1)
+def _key2(cx: IntArray, cy: IntArray, cmax: int) -> IntArray:
+    """Key of cells ``-1 .. cmax + 1`` per side: ``0 .. (cmax + 3)**2 - 1``, row by row."""
+    return (cy + 1) * (cmax + 3) + (cx + 1)
 
 
 def _cells(
@@ -233,7 +248,7 @@ def _cells(
     within = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
     cx = c0[box, 0] + within % nx[box]
     cy = c0[box, 1] + within // nx[box]
-    return _key2(cx, cy), box, cx, cy, c0
+    return _key2(cx, cy, cmax), box, cx, cy, c0
 
 
 @dataclass(slots=True)

@@ -330,13 +330,63 @@ row_ranges = _njit(_row_ranges_py)
 nearest = _njit(_nearest_py)
 
 
+def _cell_range(lo: FloatArray, hi: FloatArray, origin: FloatArray, cell: float, cmax: int) -> IntArray:
+    """Per box: low and high cell per axis ``(n, 4)``, clipped to ``-1 .. cmax + 1``."""
+    n = len(lo)
+    c = np.empty((n, 4), dtype=np.int64)
+    for i in range(n):
+        for ax in range(2):
+            c[i, ax] = np.int64(min(max(math.floor((lo[i, ax] - origin[ax]) / cell), -1.0), cmax + 1.0))
+            c[i, 2 + ax] = np.int64(min(max(math.floor((hi[i, ax] - origin[ax]) / cell), -1.0), cmax + 1.0))
+    return c
+
+
+def _grid_index_py(
+    lo: FloatArray, hi: FloatArray, origin: FloatArray, cell: float, cmax: int
+) -> tuple[IntArray, IntArray, FloatArray, IntArray]:
+    """The grid of ``RoadSegments.index``: per entry its cell key, segment and box, plus each key's first entry.
+
+    Entries are sorted by key and, within a key, by segment (a counting sort: as a stable argsort).
+    """
+    c = _numba_cell_range(lo, hi, origin, cell, cmax)
+    w = cmax + 3
+    n_keys = w * w
+    start = np.zeros(n_keys + 1, dtype=np.int64)
+    for i in range(len(lo)):
+        for cy in range(c[i, 1], c[i, 3] + 1):
+            for cx in range(c[i, 0], c[i, 2] + 1):
+                start[(cy + 1) * w + cx + 2] += 1
+    for k in range(n_keys):
+        start[k + 1] += start[k]
+    total = start[n_keys]
+    key = np.empty(total, dtype=np.int64)
+    seg = np.empty(total, dtype=np.int64)
+    box = np.empty((total, 6))
+    fill = start[:-1].copy()
+    for i in range(len(lo)):
+        for cy in range(c[i, 1], c[i, 3] + 1):
+            for cx in range(c[i, 0], c[i, 2] + 1):
+                k = (cy + 1) * w + cx + 1
+                g = fill[k]
+                fill[k] += 1
+                key[g] = k
+                seg[g] = i
+                box[g, 0] = lo[i, 0]
+                box[g, 1] = lo[i, 1]
+                box[g, 2] = hi[i, 0]
+                box[g, 3] = hi[i, 1]
+                box[g, 4] = c[i, 0]
+                box[g, 5] = c[i, 1]
+    return key, seg, box, start
+
+
 def _grid_pairs_py(  # noqa: PLR0917
     lo: FloatArray,
     hi: FloatArray,
     origin: FloatArray,
     cell: float,
     cmax: int,
-    grid_key: IntArray,
+    grid_start: IntArray,
     grid_seg: IntArray,
     grid_box: FloatArray,
 ) -> tuple[IntArray, IntArray]:
@@ -346,29 +396,24 @@ def _grid_pairs_py(  # noqa: PLR0917
     pair is reported only in the cell holding the low corner of the two boxes' intersection.
     """
     n = len(lo)
-    c0 = np.empty((n, 2), dtype=np.int64)
-    c1 = np.empty((n, 2), dtype=np.int64)
-    for i in range(n):
-        for ax in range(2):
-            c0[i, ax] = np.int64(min(max(math.floor((lo[i, ax] - origin[ax]) / cell), -1.0), cmax + 1.0))
-            c1[i, ax] = np.int64(min(max(math.floor((hi[i, ax] - origin[ax]) / cell), -1.0), cmax + 1.0))
+    c = _numba_cell_range(lo, hi, origin, cell, cmax)
+    w = cmax + 3
     out_b = np.empty(4 * n + 16, dtype=np.int64)
     out_s = np.empty(4 * n + 16, dtype=np.int64)
     total = 0
     for i in range(n):
         first = total
-        for cy in range(c0[i, 1], c1[i, 1] + 1):
-            for cx in range(c0[i, 0], c1[i, 0] + 1):
-                key = (cx + 1) * (1 << 31) + (cy + 1)
-                g = _lower_bound(grid_key, key)
-                while g < len(grid_key) and grid_key[g] == key:
+        for cy in range(c[i, 1], c[i, 3] + 1):
+            for cx in range(c[i, 0], c[i, 2] + 1):
+                key = (cy + 1) * w + cx + 1
+                for g in range(grid_start[key], grid_start[key + 1]):
                     if (
                         lo[i, 0] <= grid_box[g, 2]
                         and lo[i, 1] <= grid_box[g, 3]
                         and hi[i, 0] >= grid_box[g, 0]
                         and hi[i, 1] >= grid_box[g, 1]
-                        and max(c0[i, 0], np.int64(grid_box[g, 4])) == cx
-                        and max(c0[i, 1], np.int64(grid_box[g, 5])) == cy
+                        and max(c[i, 0], np.int64(grid_box[g, 4])) == cx
+                        and max(c[i, 1], np.int64(grid_box[g, 5])) == cy
                     ):
                         if total == len(out_b):  # grow
                             out_b = _grown_i(out_b)
@@ -376,13 +421,14 @@ def _grid_pairs_py(  # noqa: PLR0917
                         out_b[total] = i
                         out_s[total] = grid_seg[g]
                         total += 1
-                    g += 1
         if total - first > 1:
             _sort_ints(out_s, first, total)
     return out_b[:total].copy(), out_s[:total].copy()
 
 
+_numba_cell_range = numba.njit(cache=True)(_cell_range)
 grid_pairs = _njit(_grid_pairs_py)
+grid_index = _njit(_grid_index_py)
 
 
 def _merge_sorted_py(  # noqa: PLR0917
@@ -700,7 +746,8 @@ def _warm_up() -> None:
     b1 = np.zeros(1, dtype=np.bool_)
     row_ranges(i1, i1, f2, f2 + 1.0, f1, f2, f2 + 1.0, f1, f1, b1, f2, b1)
     nearest(f2, i1, i1 + 1, i1, f2, f2 + 1.0, f1)
-    grid_pairs(f2, f2 + 1.0, np.zeros(2), 1.0, 2, i1, i1, np.zeros((1, 6)))
+    grid_pairs(f2, f2 + 1.0, np.zeros(2), 1.0, 2, np.zeros(26, dtype=np.int64), i1, np.zeros((1, 6)))
+    grid_index(f2, f2 + 1.0, np.zeros(2), 1.0, 2)
     merge_sorted(i1, i1, f1 * 0.0, f1, f1, 1e-9)
     piece_measures(i1, f1 * 0.0, f1, i1, i1 + 1, f2, f2 + 1.0, f2 + 1.0, i1, f2, f2 + 1.0, f1)
     merge_weighted(i1, i1, f1 * 0.0, f1, f1, 1e-6)

@@ -63,3 +63,39 @@ def test_pairs_equal_plain_loops(seed: int, compiled: bool, monkeypatch: pytest.
         want = _plain(table, min_shared, f)
         assert len(want) > 20
         assert rows == want
+
+
+@pytest.mark.parametrize("n", [1000, 10000])
+def test_segment_grid_and_candidates_equal_on_both_paths(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled grid (counting sort, table of cell starts) equals numpy's (stable argsort, searchsorted)."""
+    from geo._clip import RoadSegments
+    from geo.roads import RoadNetwork
+    from tests.test_detector import S10, _bench_city
+
+    roads, works = _bench_city(n)
+    net = RoadNetwork(roads=roads, crs=S10.working_crs)
+    got = {}
+    for compiled in (True, False):
+        monkeypatch.setattr(geo._clip, "COMPILED", compiled)
+        segs = RoadSegments.build(net.centrelines, net.widths)
+        boxes = np.array([w.geometry.bounds for w in works])
+        got[compiled] = (segs, segs.candidates(boxes[:, :2], boxes[:, 2:]))
+    (a, ca), (b, cb) = got[True], got[False]
+    for name in ("grid_key", "grid_seg", "grid_box", "grid_start"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert len(a.grid_start) == (a.cmax + 3) ** 2 + 1
+    assert np.array_equal(ca[0], cb[0]) and np.array_equal(ca[1], cb[1])
+    assert len(ca[0]) > n
+
+
+def test_sparse_network_keeps_the_cell_table_small() -> None:
+    """Two short roads 500 km apart: coarser cells instead of a table of billions of cells."""
+    from shapely.geometry import LineString
+
+    from geo._clip import RoadSegments
+
+    lines = np.array([LineString([(0, 0), (50, 0)]), LineString([(5e5, 5e5), (5e5 + 50, 5e5)])], dtype=object)
+    segs = RoadSegments.build(lines, np.array([16.0, 16.0]))
+    assert len(segs.grid_start) < 1.01 * 2**20
+    b, s = segs.candidates(np.array([[10.0, -1.0], [5e5 + 1, 5e5 - 1]]), np.array([[20.0, 1.0], [5e5 + 2, 5e5 + 1]]))
+    assert b.tolist() == [0, 1] and s.tolist() == [0, 1]
