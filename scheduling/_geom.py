@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 import shapely
+from numpy.typing import NDArray
 from shapely.geometry import LineString, MultiLineString
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import linemerge
@@ -67,17 +67,68 @@ def _measured(part: LineString) -> tuple[list[tuple[float, float]], list[float]]
     return xy, cum
 
 
-def _at(xy: list[tuple[float, float]], cum: list[float], m: float) -> tuple[float, float]:
-    k = min(max(bisect.bisect_right(cum, m) - 1, 0), len(cum) - 2)
-    seg = cum[k + 1] - cum[k]
-    t = 0.0 if seg <= 0 else min(max((m - cum[k]) / seg, 0.0), 1.0)
-    (x0, y0), (x1, y1) = xy[k], xy[k + 1]
-    return (x0 + t * (x1 - x0), y0 + t * (y1 - y0))
+def _bisect(
+    cum: NDArray[np.float64], start: NDArray[np.int64], part: NDArray[np.int64], m: NDArray[np.float64], *, right: bool
+) -> NDArray[np.int64]:
+    """``bisect.bisect_right`` (or ``_left``) of each ``m`` in its part's cumulative lengths, all at once.
+
+    The parts' lengths lie one after the other in ``cum`` (part ``p`` from ``start[p]``); the
+    measures are merged into them by one stable sort on (part, value, vertex first or last).
+    """
+    n_cum = len(cum)
+    owner = np.repeat(np.arange(len(start)), np.diff(np.append(start, n_cum)))
+    keys_part = np.concatenate([owner, part])
+    keys_value = np.concatenate([cum, m])
+    is_query = np.concatenate([np.zeros(n_cum, dtype=np.int8), np.ones(len(m), dtype=np.int8)])
+    order = np.lexsort((is_query if right else 1 - is_query, keys_value, keys_part))
+    vertices_before = np.cumsum(is_query[order] == 0) - (is_query[order] == 0)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = vertices_before
+    found: NDArray[np.int64] = rank[n_cum:] - start[part]
+    return found
 
 
-def _cut(xy: list[tuple[float, float]], cum: list[float], lo: float, hi: float) -> list[tuple[float, float]]:
-    i, j = bisect.bisect_right(cum, lo), bisect.bisect_left(cum, hi)
-    return [_at(xy, cum, lo), *xy[i:j], _at(xy, cum, hi)]
+def _cut_all(
+    part_xy: list[list[tuple[float, float]]],
+    part_cum: list[list[float]],
+    part: NDArray[np.int64],
+    lo: NDArray[np.float64],
+    hi: NDArray[np.float64],
+) -> NDArray[np.object_]:
+    """The line of each piece ``(part, lo, hi)``: that part of the road between two measures.
+
+    Per piece: the point at ``lo`` on its segment, the vertices strictly between, the point at ``hi``
+    (segments found by bisection of the cumulative lengths, points by ``p0 + t * (p1 - p0)``).
+    """
+    sizes = np.array([len(c) for c in part_cum], dtype=np.int64)
+    start = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    cum = np.fromiter((v for c in part_cum for v in c), dtype=np.float64, count=int(sizes.sum()))
+    xy = np.array([p for ps in part_xy for p in ps], dtype=np.float64).reshape(-1, 2)
+    n = sizes[part]
+
+    def at(m: NDArray[np.float64], r: NDArray[np.int64]) -> NDArray[np.float64]:
+        base = start[part] + np.clip(r - 1, 0, n - 2)
+        seg = cum[base + 1] - cum[base]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(seg <= 0, 0.0, np.minimum(np.maximum((m - cum[base]) / seg, 0.0), 1.0))
+        p0, p1 = xy[base], xy[base + 1]
+        return p0 + t[:, None] * (p1 - p0)
+
+    right_lo = _bisect(cum, start, part, lo, right=True)
+    right_hi = _bisect(cum, start, part, hi, right=True)
+    left_hi = _bisect(cum, start, part, hi, right=False)
+    inner = np.maximum(left_hi - right_lo, 0)
+    length = inner + 2
+    first = np.concatenate([[0], np.cumsum(length)[:-1]])
+    coords = np.empty((int(length.sum()), 2), dtype=np.float64)
+    coords[first] = at(lo, right_lo)
+    coords[first + length - 1] = at(hi, right_hi)
+    if inner.any():
+        piece = np.repeat(np.arange(len(part)), inner)
+        step = np.arange(len(piece)) - np.repeat(np.cumsum(inner) - inner, inner)
+        coords[first[piece] + 1 + step] = xy[start[part[piece]] + right_lo[piece] + step]
+    lines: NDArray[np.object_] = shapely.linestrings(coords, indices=np.repeat(np.arange(len(part)), length))
+    return lines
 
 
 def road_substring(road: Road, intervals: Iterable[Interval]) -> BaseGeometry | None:
@@ -108,9 +159,13 @@ def road_substrings(requests: Sequence[tuple[Road, Iterable[Interval]]]) -> list
     >>> [g.wkt if g is not None else None for g in road_substrings([(r, [Interval(0, 10), Interval(20, 30)]), (r, [])])]
     ['MULTILINESTRING ((0 0, 10 0), (20 0, 30 0))', None]
     """
-    coords: list[tuple[float, float]] = []
-    sizes: list[int] = []  # vertices per piece
+    piece_part: list[int] = []  # per piece: its road part (index into part_xy / part_cum)
+    piece_lo: list[float] = []
+    piece_hi: list[float] = []
     pieces_of: list[int] = []  # pieces per request
+    part_xy: list[list[tuple[float, float]]] = []
+    part_cum: list[list[float]] = []
+    part_index: dict[int, int] = {}
     measured: dict[int, tuple[Road, list[tuple[LineString, float]]]] = {}
     for road, intervals in requests:
         got = measured.get(id(road))
@@ -123,17 +178,22 @@ def road_substrings(requests: Sequence[tuple[Road, Iterable[Interval]]]) -> list
             for part, length in parts:
                 lo, hi = max(iv.from_m - offset, 0.0), min(iv.to_m - offset, length)
                 if hi > lo:
-                    xy, cum = _measured(part)
-                    pts = _cut(xy, cum, lo, hi)
-                    coords.extend(pts)
-                    sizes.append(len(pts))
+                    k = part_index.get(id(part))
+                    if k is None:
+                        k = part_index[id(part)] = len(part_xy)
+                        xy, cum = _measured(part)
+                        part_xy.append(xy)
+                        part_cum.append(cum)
+                    piece_part.append(k)
+                    piece_lo.append(lo)
+                    piece_hi.append(hi)
                     n += 1
                 offset += length
         pieces_of.append(n)
     out: list[BaseGeometry | None] = [None] * len(requests)
-    if not sizes:
+    if not piece_part:
         return out
-    lines = shapely.linestrings(np.asarray(coords, dtype=np.float64), indices=np.repeat(np.arange(len(sizes)), sizes))
+    lines = _cut_all(part_xy, part_cum, np.asarray(piece_part), np.asarray(piece_lo), np.asarray(piece_hi))
     counts = np.asarray(pieces_of)
     first = np.concatenate([[0], np.cumsum(counts)[:-1]])
     multi = np.flatnonzero(counts > 1)

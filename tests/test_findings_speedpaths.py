@@ -10,13 +10,19 @@ and bench/findings.py compares 100k+ findings with those of the previous code.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
+import itertools
+import math
 import random
 
+import numpy as np
 import pytest
 import shapely
+import shapely.affinity
 from shapely.geometry import LineString, MultiLineString
+from shapely.geometry.base import BaseGeometry
 from shapely.ops import substring
 
 from onetrench.domain import (
@@ -31,7 +37,7 @@ from onetrench.domain import (
     Work,
 )
 from onetrench.settings import Settings
-from scheduling._geom import road_substring, road_substrings
+from scheduling._geom import road_parts, road_substring, road_substrings
 from scheduling.clearance_table import clearance_rows, max_clearance_m, required_clearance_m
 from scheduling.findings import evaluate
 
@@ -49,6 +55,76 @@ def _zigzag(rng: random.Random, n: int) -> LineString:
         x, y = pts[-1]
         pts.append((x + rng.uniform(1, 80), y + rng.uniform(-40, 40)))
     return LineString(pts)
+
+
+def _reference_substring(road: Road, intervals: list[Interval]) -> BaseGeometry | None:
+    """road_substring as it was written before the batch: bisect and interpolate in Python, per piece."""
+
+    def at(xy: list[tuple[float, float]], cum: list[float], m: float) -> tuple[float, float]:
+        k = min(max(bisect.bisect_right(cum, m) - 1, 0), len(cum) - 2)
+        seg = cum[k + 1] - cum[k]
+        t = 0.0 if seg <= 0 else min(max((m - cum[k]) / seg, 0.0), 1.0)
+        (x0, y0), (x1, y1) = xy[k], xy[k + 1]
+        return (x0 + t * (x1 - x0), y0 + t * (y1 - y0))
+
+    pieces = []
+    for iv in intervals:
+        offset = 0.0
+        for part in road_parts(road):
+            lo, hi = max(iv.from_m - offset, 0.0), min(iv.to_m - offset, part.length)
+            if hi > lo:
+                xy = [(float(x), float(y)) for x, y in shapely.get_coordinates(part)]
+                cum = [0.0]
+                for (xa, ya), (xb, yb) in itertools.pairwise(xy):
+                    cum.append(cum[-1] + math.hypot(xb - xa, yb - ya))
+                i, j = bisect.bisect_right(cum, lo), bisect.bisect_left(cum, hi)
+                pieces.append(shapely.linestrings([at(xy, cum, lo), *xy[i:j], at(xy, cum, hi)]))
+            offset += part.length
+    if not pieces:
+        return None
+    return pieces[0] if len(pieces) == 1 else shapely.multilinestrings(pieces)
+
+
+def _requests(seed: int, n: int) -> list[tuple[Road, list[Interval]]]:
+    rng = random.Random(seed)
+    requests = []
+    for k in range(n):
+        if rng.random() < 0.2:
+            a, b = _zigzag(rng, rng.randint(2, 6)), _zigzag(rng, rng.randint(2, 6))
+            geom: LineString | MultiLineString = MultiLineString([a, shapely.affinity.translate(b, 0, 500)])
+        else:
+            geom = _zigzag(rng, rng.randint(2, 12))
+        ivs = []
+        for _ in range(rng.randint(0, 3)):
+            a0 = rng.choice(
+                [rng.uniform(-20, geom.length + 20), 0.0, geom.length, rng.choice(list(_vertex_measures(geom)))]
+            )
+            ivs.append(Interval(a0, a0 + rng.choice([rng.uniform(0.5, 300), 1e-9, 0.0])))
+        requests.append((_road(f"R{k}", geom), ivs))
+    return requests
+
+
+def _vertex_measures(geom: LineString | MultiLineString) -> list[float]:
+    """Measures of the vertices (stretches starting or ending exactly on one)."""
+    out, offset = [], 0.0
+    for part in getattr(geom, "geoms", [geom]):
+        xy = shapely.get_coordinates(part)
+        out += list(offset + np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))]))
+        offset += part.length
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_road_substrings_equal_the_per_piece_reference(seed: int) -> None:
+    """Bit for bit (WKB) the geometries of the Python per-piece computation, in one batch or one at a time."""
+    requests = _requests(seed, 400)
+    expected = [_reference_substring(r, ivs) for r, ivs in requests]
+    got = road_substrings(requests)
+    assert [shapely.to_wkb(g) if g is not None else None for g in got] == [
+        shapely.to_wkb(g) if g is not None else None for g in expected
+    ]
+    assert [road_substring(r, ivs) for r, ivs in requests] == got
+    assert sum(g is not None for g in got) > 200
 
 
 def test_road_substrings_follow_the_centreline() -> None:
