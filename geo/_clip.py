@@ -495,9 +495,10 @@ def clip_lines(
         out_work, out_geom, out_len = np.zeros(0, np.int64), np.zeros(0, dtype=object), np.zeros(0)
     out_work = work_index[out_work]
 
-    # Order pieces by (geometry, road, segment, t0).
+    # Order pieces by (geometry, road, segment, t0): they are sorted by (segment, road, t0), and
+    # segments by geometry, so a stable sort by (geometry, road) suffices.
     pgr = pg * n_roads + pr
-    order = np.lexsort((t0, ps, pgr))
+    order = np.argsort(pgr, kind="stable")
     ps, pr, pg, pgr, t0, t1 = ps[order], pr[order], pg[order], pgr[order], t0[order], t1[order]
     # Parts: consecutive pieces of one line part that meet at a vertex of the work.
     cont = np.zeros(len(ps), dtype=bool)
