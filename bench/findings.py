@@ -9,16 +9,19 @@ passed to ``evaluate``. Unlike bench/api.py's city, one road in five has recent 
 (``last_works_date`` in 2022–2025, new / rebuild / overhaul) so that the moratorium part is
 exercised too; blackouts are the default ones (Spring Festival, 高考 …).
 
-With ``--baseline REV`` the same inputs (pickled) are evaluated by the ``scheduling`` package of
-git revision REV, extracted with ``git archive`` into a temporary directory and run in a
-subprocess, in the same run; the findings of both are compared for equality (same objects:
-kind, severity, works, road, measures, geometry, texts and data) and the ratio is printed.
+The inputs are pickled and ``evaluate`` runs in fresh processes that only load them (as a
+service worker would, without the detector's leftovers on the heap). With ``--baseline REV``
+the ``scheduling`` package of git revision REV, extracted with ``git archive`` into a temporary
+directory, is measured the same way, alternating with the current code (``--rounds``); the
+findings of both are compared for equality (same objects: kind, severity, works, road,
+measures, geometry, texts and data) and the ratio is printed. The seconds spent in Python's
+cyclic garbage collector during the timed run are printed too.
 
     .venv/bin/python bench/findings.py --baseline aab2192
     .venv/bin/python bench/findings.py --stored 20000 --new 2000 --repeat 5
 
-The baseline runs first (its process alone), the current code after it. Each timed run starts
-after ``gc.collect()``; wall and CPU (``time.process_time``) are printed, best of ``--repeat``.
+Each timed run starts after ``gc.collect()``; wall and CPU (``time.process_time``) are printed,
+best of ``--rounds`` x ``--repeat``.
 """
 
 from __future__ import annotations
@@ -151,44 +154,46 @@ def build(stored: int, new: int) -> dict[str, Any]:
     }
 
 
-def run(inputs: dict[str, Any], repeat: int) -> tuple[list[Any], float, float]:
-    """Findings and the best wall and CPU seconds of ``repeat`` evaluations."""
-    from scheduling.findings import evaluate
-
-    best_wall = best_cpu = float("inf")
-    out: list[Any] = []
-    for _ in range(repeat):
-        gc.collect()
-        w0, c0 = time.perf_counter(), time.process_time()
-        out = evaluate(
-            inputs["works"],
-            inputs["roads"],
-            inputs["occupancy"],
-            inputs["shared"],
-            settings=inputs["settings"],
-            today=inputs["today"],
-            off_road=inputs["off_road"],
-        )
-        best_wall = min(best_wall, time.perf_counter() - w0)
-        best_cpu = min(best_cpu, time.process_time() - c0)
-    return out, best_wall, best_cpu
-
-
-#: Run in the baseline tree (``python -c``): evaluate the pickled inputs, pickle findings and best timings.
+#: Run in a fresh process in the tree to measure (``python -c``): evaluate the pickled inputs
+#: ``repeat`` times; pickle the findings, the best wall and CPU seconds, and the seconds the
+#: cyclic garbage collector took during that best run.
 CHILD = """
 import gc, pickle, sys, time
 from scheduling.findings import evaluate
 inputs = pickle.load(open(sys.argv[1], "rb"))
-best_wall = best_cpu = float("inf")
+best = (float("inf"), float("inf"), 0.0)
+spent = [0.0, 0.0]
+def clock(phase, info):
+    if phase == "start":
+        spent[1] = time.perf_counter()
+    else:
+        spent[0] += time.perf_counter() - spent[1]
+gc.callbacks.append(clock)
 for _ in range(int(sys.argv[3])):
     gc.collect()
+    spent[0] = 0.0
     w0, c0 = time.perf_counter(), time.process_time()
     out = evaluate(inputs["works"], inputs["roads"], inputs["occupancy"], inputs["shared"],
                    settings=inputs["settings"], today=inputs["today"], off_road=inputs["off_road"])
-    best_wall = min(best_wall, time.perf_counter() - w0)
-    best_cpu = min(best_cpu, time.process_time() - c0)
-pickle.dump((out, best_wall, best_cpu), open(sys.argv[2], "wb"))
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    if wall < best[0]:
+        best = (wall, cpu, spent[0])
+gc.callbacks.remove(clock)
+pickle.dump((out, *best), open(sys.argv[2], "wb"))
 """
+
+
+def measure(tree: Path, inputs_path: Path, out_path: Path, repeat: int) -> tuple[list[Any], float, float, float]:
+    """Findings, best wall and CPU seconds, and GC seconds of ``evaluate`` of the tree at ``tree``."""
+    subprocess.run(
+        [sys.executable, "-c", CHILD, str(inputs_path), str(out_path), str(repeat)],
+        cwd=tree,
+        env=dict(os.environ, PYTHONPATH=str(tree)),
+        check=True,
+    )
+    with out_path.open("rb") as f:
+        got: tuple[list[Any], float, float, float] = pickle.load(f)
+    return got
 
 
 def extract(rev: str) -> Path:
@@ -204,6 +209,7 @@ def main() -> None:
     p.add_argument("--stored", type=int, default=100_000, help="stored works of the city")
     p.add_argument("--new", type=int, default=10_000, help="works of the upload (the focus)")
     p.add_argument("--repeat", type=int, default=3, help="timed evaluations per code (best is printed)")
+    p.add_argument("--rounds", type=int, default=2, help="alternating rounds of baseline and current processes")
     p.add_argument("--baseline", default=None, help="git revision of the previous code to compare with")
     args = p.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start", flush=True)
@@ -215,36 +221,40 @@ def main() -> None:
         f"{len(inputs['off_road'])} off-road parts",
         flush=True,
     )
-    old: tuple[list[Any], float, float] | None = None
-    if args.baseline:
-        tree = extract(args.baseline)
-        tmp = Path(tempfile.mkdtemp(prefix="bench-findings-"))
-        try:
-            with (tmp / "in.pkl").open("wb") as f:
-                pickle.dump(inputs, f)
-            subprocess.run(
-                [sys.executable, "-c", CHILD, str(tmp / "in.pkl"), str(tmp / "out.pkl"), str(args.repeat)],
-                cwd=tree,
-                env=dict(os.environ, PYTHONPATH=str(tree)),
-                check=True,
-            )
-            with (tmp / "out.pkl").open("rb") as f:
-                old = pickle.load(f)
-        finally:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-findings-"))
+    tree = extract(args.baseline) if args.baseline else None
+    cur: tuple[list[Any], float, float, float] | None = None
+    old: tuple[list[Any], float, float, float] | None = None
+    try:
+        with (tmp / "in.pkl").open("wb") as f:
+            pickle.dump(inputs, f)
+        del inputs
+        gc.collect()
+        for _ in range(args.rounds):  # alternate, so that both see the same share of the machine's load
+            if tree is not None:
+                got = measure(tree, tmp / "in.pkl", tmp / "out.pkl", args.repeat)
+                old = got if old is None or got[1] < old[1] else old
+            got = measure(ROOT, tmp / "in.pkl", tmp / "out.pkl", args.repeat)
+            cur = got if cur is None or got[1] < cur[1] else cur
+    finally:
+        if tree is not None:
             shutil.rmtree(tree, ignore_errors=True)
-            shutil.rmtree(tmp, ignore_errors=True)
-    found, wall, cpu = run(inputs, args.repeat)
+        shutil.rmtree(tmp, ignore_errors=True)
+    assert cur is not None
+    found, wall, cpu, gc_s = cur
     kinds: dict[str, int] = {}
     for finding in found:
         kinds[finding.kind.value] = kinds.get(finding.kind.value, 0) + 1
     print(f"findings: {len(found)} ({', '.join(f'{k} {v}' for k, v in kinds.items())})")
-    print(f"evaluate, current: {wall:.2f} s wall, {cpu:.2f} s CPU (best of {args.repeat})")
+    runs = f"best of {args.rounds} x {args.repeat}, each in a fresh process"
+    print(f"evaluate, current: {wall:.2f} s wall, {cpu:.2f} s CPU, of which cyclic GC {gc_s:.2f} s ({runs})")
     if old is not None:
-        old_found, old_wall, old_cpu = old
+        old_found, old_wall, old_cpu, old_gc = old
         same = old_found == found
         print(
-            f"evaluate, {args.baseline}: {old_wall:.2f} s wall, {old_cpu:.2f} s CPU — ratio "
-            f"{old_wall / wall:.1f}x wall, {old_cpu / cpu:.1f}x CPU; identical findings: {'yes' if same else 'NO'}"
+            f"evaluate, {args.baseline}: {old_wall:.2f} s wall, {old_cpu:.2f} s CPU, of which cyclic GC {old_gc:.2f} s"
+            f" — ratio {old_wall / wall:.1f}x wall, {old_cpu / cpu:.1f}x CPU; identical findings: "
+            f"{'yes' if same else 'NO'}"
         )
         if not same:
             diff = next(i for i, (a, b) in enumerate(zip(old_found, found, strict=False)) if a != b)

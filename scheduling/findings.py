@@ -184,7 +184,7 @@ class _Ctx:
         self._road_labels: dict[str, tuple[str, str]] = {}
         self._rules: dict[RoadClass | None, RuleThresholds] = {}
         self._windows: dict[tuple[str, str, int], JointWindow | NoWindow] = {}
-        self.cuts: list[tuple[Finding, Road, Sequence[Interval]]] = []
+        self.cuts = _Cuts()
 
     def label(self, w: Work) -> tuple[str, str]:
         got = self._labels.get(w.work_id)
@@ -217,6 +217,17 @@ class _Ctx:
         return got
 
 
+class _Cuts:
+    """The findings waiting for their road geometry, and the road and measures to cut it from."""
+
+    __slots__ = ("findings", "intervals", "roads")
+
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+        self.roads: list[Road] = []
+        self.intervals: list[Sequence[Interval]] = []
+
+
 _FIELDS = ("kind", "severity", "work_ids", "zh", "en", "fix_zh", "fix_en", "road_id", "road_name", "measures", "data")
 #: Slot setters of Finding (a frozen slotted dataclass without validation): the builders fill
 #: the slots directly, about 3x faster than the frozen ``__init__``, and the road geometries are
@@ -226,7 +237,7 @@ _SET_GEOMETRY = None if _SETTERS is None else Finding.__dict__["geometry"].__set
 
 
 def _finding(  # noqa: PLR0917 - the fields of Finding, in order
-    cuts: list[tuple[Finding, Road, Sequence[Interval]]],
+    cuts: _Cuts,
     kind: FindingKind,
     severity: Severity,
     work_ids: tuple[str, ...],
@@ -266,15 +277,17 @@ def _finding(  # noqa: PLR0917 - the fields of Finding, in order
     ):
         setter(f, value)
     _SET_GEOMETRY(f, None)
-    cuts.append((f, road, cut))
+    cuts.findings.append(f)
+    cuts.roads.append(road)
+    cuts.intervals.append(cut)
     return f
 
 
-def _cut_geometries(cuts: list[tuple[Finding, Road, Sequence[Interval]]]) -> None:
+def _cut_geometries(cuts: _Cuts) -> None:
     """Set the geometry of the findings just built by :func:`_finding`, all cut at once."""
-    if _SET_GEOMETRY is None or not cuts:
+    if _SET_GEOMETRY is None or not cuts.findings:
         return
-    for (f, _, _), geom in zip(cuts, road_substrings([(road, ivs) for _, road, ivs in cuts]), strict=True):
+    for f, geom in zip(cuts.findings, road_substrings(list(zip(cuts.roads, cuts.intervals, strict=True))), strict=True):
         _SET_GEOMETRY(f, geom)
 
 
