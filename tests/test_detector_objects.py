@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import random
 
+import pytest
+
 from geo.overlap import _bulk, detect
 from onetrench.domain import Interval
 from tests.test_detector import S10, make_city
@@ -43,9 +45,31 @@ def test_bulk_objects_equal_init_and_validate_when_asked() -> None:
     assert ivs == [Interval(0.0, 1.0), Interval(2.5, 3.0)]
     assert [hash(x) for x in ivs] == [hash(Interval(0.0, 1.0)), hash(Interval(2.5, 3.0))]
     assert _bulk(_Checked, {"a": iter([1, 2]), "b": iter("xy")}, 2) == [_Checked(1, "x"), _Checked(2, "y")]
-    try:
+    with pytest.raises(ValueError, match="a < 0"):  # __post_init__ ran
         _bulk(_Checked, {"a": [-1], "b": ["x"]}, 1)
-    except ValueError:
-        pass
-    else:
-        raise AssertionError("__post_init__ did not run")
+
+
+def test_garbage_collector_state_is_restored() -> None:
+    import gc
+
+    from geo.overlap import _without_gc
+
+    roads, works = make_city(1, split=False)
+    assert gc.isenabled()
+    assert detect(works, roads, settings=S10).shared
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        detect(works, roads, settings=S10)
+        assert not gc.isenabled()  # left paused when the caller had paused it
+    finally:
+        gc.enable()
+
+    @_without_gc
+    def fails() -> None:
+        assert not gc.isenabled()
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        fails()
+    assert gc.isenabled()
