@@ -189,12 +189,25 @@ def authenticate(session: Session, secret: str | None) -> Principal:
             "缺少访问令牌：请在请求头中提供 Authorization: Bearer <令牌>",
             "missing token: send Authorization: Bearer <token>",
         )
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
+    # one statement, plain columns: the token and its organisation (no ORM objects, no lazy load)
+    row = session.execute(
+        select(
+            ApiToken.id,
+            ApiToken.role,
+            ApiToken.revoked_at,
+            ApiToken.expires_at,
+            Organisation.id,
+            Organisation.code,
+            Organisation.name,
+        )
+        .join(Organisation, Organisation.id == ApiToken.org_id)
+        .where(ApiToken.token_hash == hash_token(secret))
+    ).first()
     now = utcnow()
-    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+    if row is None or row[2] is not None or (row[3] is not None and row[3] <= now):
         raise Unauthorized("访问令牌无效、已过期或已吊销", "the token is invalid, expired or revoked")
-    org = row.organisation
-    return Principal(org_id=org.id, org_code=org.code, org_name=org.name, role=row.role, token_id=row.id)
+    token_id, role, _revoked, _expires, org_id, org_code, org_name = row
+    return Principal(org_id=org_id, org_code=org_code, org_name=org_name, role=role, token_id=token_id)
 
 
 def list_organisations(session: Session, principal: Principal) -> list[Organisation]:

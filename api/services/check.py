@@ -23,11 +23,18 @@ from typing import Any
 import numpy as np
 import shapely
 from geoalchemy2.elements import WKBElement
-from sqlalchemy import ARRAY, Engine, Integer, Select, cast, delete, func, insert, select, text, update
+from sqlalchemy import ARRAY, Engine, Integer, Select, Text, cast, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from api.models import SRID, FindingRow, FindingWork, OccupancyRow, RoadRow, ServiceLock, WorkRow, utcnow
-from api.services.convert import ROAD_FIELDS, WORK_FIELDS, finding_values, road_from_row, work_from_row
+from api.services.convert import (
+    ROAD_FIELDS,
+    RULE_WORK_FIELDS,
+    finding_values,
+    road_from_row,
+    work_from_row,
+    works_from_rows,
+)
 from api.services.geometry import shaped_element
 from onetrench.domain import Finding, Occupancy, Road, Work
 from onetrench.settings import Settings
@@ -60,14 +67,17 @@ def lock_works(session: Session, geometries: Sequence[Any] | None = None, *, mar
     if cells is None or len(cells) > MAX_CELL_LOCKS:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": GLOBAL_LOCK_KEY})
         return
-    session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": GLOBAL_LOCK_KEY})
+    # one round trip: the shared plan lock is a one-time filter (an init plan) evaluated before the
+    # cells are scanned, so it is always taken first, as two statements would (no lock-order cycle
+    # with a plan run queued for the exclusive lock)
     ordered = sorted(cells)
     session.execute(
         text(
             "SELECT count(pg_advisory_xact_lock(c.a, c.b)) FROM "
-            "(SELECT * FROM unnest(CAST(:a AS int[]), CAST(:b AS int[])) AS u(a, b) ORDER BY a, b) AS c"
+            "(SELECT * FROM unnest(CAST(:a AS int[]), CAST(:b AS int[])) AS u(a, b) ORDER BY a, b) AS c "
+            "WHERE (SELECT CAST(pg_advisory_xact_lock_shared(:k) AS text)) IS NOT NULL"
         ),
-        {"a": [a for a, _ in ordered], "b": [b for _, b in ordered]},
+        {"a": [a for a, _ in ordered], "b": [b for _, b in ordered], "k": GLOBAL_LOCK_KEY},
     )
 
 
@@ -296,13 +306,22 @@ def cached_roads(session: Session, stamp: tuple[Any, ...] | None = None) -> _Roa
 # Nearby works, read as plain columns (no ORM objects) and parsed in one shapely call.
 # --------------------------------------------------------------------------------------
 
-_WORK_COLUMNS = ("id", "key", *WORK_FIELDS, "attributes")
+#: Columns of a nearby work: what the rule reads (attributes as JSON text), see :func:`works_from_rows`.
+NEAR_COLUMNS = ("id", "key", *RULE_WORK_FIELDS)
+
+
+def near_columns(table: Any) -> list[Any]:
+    """The columns of :data:`NEAR_COLUMNS` of ``table``, then ``attributes`` as text."""
+    return [*(table.c[name] for name in NEAR_COLUMNS), cast(table.c.attributes, Text).label("attributes")]
 
 
 def _near_work_rows(session: Session, new_ids: Sequence[int], margin: float) -> list[tuple[int, Work]]:
-    """``(pk, work)`` of the live stored works within ``margin`` of any of ``new_ids`` (these excluded)."""
+    """``(pk, work)`` of the live stored works within ``margin`` of any of ``new_ids`` (these excluded).
+
+    Only the columns the rule reads are loaded (:func:`api.services.convert.works_from_rows`).
+    """
     table = WorkRow.__table__
-    cols = [table.c[name] for name in _WORK_COLUMNS]
+    cols = near_columns(table)
     new = set(new_ids)
     found: list[Any] = []
     if session.get_bind().dialect.name == "sqlite":
@@ -313,7 +332,7 @@ def _near_work_rows(session: Session, new_ids: Sequence[int], margin: float) -> 
                     select(*cols, func.AsBinary(table.c.geometry)).where(
                         table.c.id.in_(chunk), table.c.withdrawn.is_(False)
                     )
-                )
+                ).all()
             )
     else:
         # one query for all new works (an array parameter has no size limit): each nearby work
@@ -324,17 +343,12 @@ def _near_work_rows(session: Session, new_ids: Sequence[int], margin: float) -> 
             .join(n, func.ST_DWithin(table.c.geometry, n.c.geometry, margin))
             .where(n.c.id == func.any(cast(list(new_ids), ARRAY(Integer))))
         )
-        found.extend(
-            r
-            for r in session.execute(
-                select(*cols, func.ST_AsBinary(table.c.geometry)).where(
-                    table.c.id.in_(near), table.c.withdrawn.is_(False)
-                )
-            )
-            if r[0] not in new
-        )
+        rows = session.execute(
+            select(*cols, func.ST_AsBinary(table.c.geometry)).where(table.c.id.in_(near), table.c.withdrawn.is_(False))
+        ).all()
+        found.extend(r for r in rows if r[0] not in new)
     geoms = shapely.from_wkb([bytes(r[-1]) for r in found]) if found else []
-    return [(int(r[0]), work_from_row(r, g)) for r, g in zip(found, geoms, strict=True)]
+    return [(int(r[0]), w) for r, w in zip(found, works_from_rows(found, geoms), strict=True)]
 
 
 def check_works(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
@@ -71,6 +72,36 @@ def work_from_row(row: WorkRow | Any, geometry: BaseGeometry | None = None) -> W
         attributes=dict(row.attributes or {}),
         **{name: getattr(row, name) for name in WORK_FIELDS},
     )
+
+
+#: Fields of a work the rule reads: those of :data:`WORK_FIELDS` but name, contact and source
+#: (free text the detector and the findings never read). Nearby works are loaded with these only.
+RULE_WORK_FIELDS = tuple(name for name in WORK_FIELDS if name not in {"name", "contact", "source"})
+
+
+def works_from_rows(rows: Sequence[Sequence[Any]], geometries: Sequence[BaseGeometry]) -> list[Work]:
+    """Domain works of result rows ``(id, key, *RULE_WORK_FIELDS, attributes as JSON text, …)``.
+
+    For many rows at once (nearby works): fields are read by position, and each distinct
+    attributes text is parsed once. Name, contact and source are left empty.
+    """
+    n = len(RULE_WORK_FIELDS)
+    parsed: dict[str | None, dict[str, Any]] = {None: {}}
+    out: list[Work] = []
+    for row, geometry in zip(rows, geometries, strict=True):
+        raw = row[n + 2]
+        attributes = parsed.get(raw)
+        if attributes is None:
+            attributes = parsed[raw] = json.loads(raw) or {}
+        out.append(
+            Work(
+                work_id=row[1],
+                geometry=geometry,
+                attributes=dict(attributes),
+                **dict(zip(RULE_WORK_FIELDS, row[2 : n + 2], strict=True)),
+            )
+        )
+    return out
 
 
 def apply_work(row: WorkRow, work: Work) -> None:

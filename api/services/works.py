@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -35,9 +36,12 @@ from api.models import (
     WorkVersion,
     utcnow,
 )
-from api.services import audit
+from api.services import audit, upload_pg
 from api.services.auth import Principal
 from api.services.check import (
+    _record,
+    _within,
+    cached_roads,
     check_works,
     copy_rows,
     copy_value,
@@ -45,10 +49,19 @@ from api.services.check import (
     max_road_width,
     next_ids,
     roads_stamp,
+    run_rule,
 )
-from api.services.convert import WORK_FIELDS, apply_work, jsonable, snapshot, work_from_row, work_key
-from api.services.geometry import from_db
-from onetrench.domain import ExcavationMethod, FindingKind, Work
+from api.services.convert import (
+    WORK_FIELDS,
+    apply_work,
+    finding_values,
+    jsonable,
+    snapshot,
+    work_from_row,
+    work_key,
+)
+from api.services.geometry import from_db, shaped_element
+from onetrench.domain import ExcavationMethod, Finding, FindingKind, Work
 from onetrench.errors import Forbidden, InputError, NotFound, Problem
 from onetrench.settings import Settings
 
@@ -83,6 +96,10 @@ class UploadOutcome:
 #: From this many new works of one upload on, PostgreSQL gets them (and their first versions) by ``COPY``.
 BULK_MIN = 50
 
+#: Below ``BULK_MIN`` new works, PostgreSQL stores and checks them in a few statements
+#: (:mod:`api.services.upload_pg`); off, they take the ORM path (tests compare the two).
+SMALL_FAST_PATH = True
+
 #: Columns of a new work written by ``COPY`` (geometry apart).
 _COPY_COLUMNS = (
     "id",
@@ -101,11 +118,16 @@ _COPY_COLUMNS = (
 def _copy_new_works(
     session: Session, principal: Principal, fresh: list[tuple[str, Work]], now: dt.datetime
 ) -> list[WorkRow]:
-    """Write new works and their first versions with ``COPY`` (PostgreSQL); return them as loaded rows."""
+    """Write new works and their first versions with ``COPY`` (PostgreSQL).
+
+    Returns read-only records of the rows written (see :func:`_work_record`; no second read).
+    """
     ids = next_ids(session, "works", len(fresh))
-    ewkb = shapely.to_wkb(
-        shapely.set_srid(np.array([w.geometry for _, w in fresh], dtype=object), SRID), include_srid=True, hex=True
-    )
+    geoms = [w.geometry for _, w in fresh]
+    ewkb: list[bytes] = shapely.to_wkb(
+        shapely.set_srid(np.array(geoms, dtype=object), SRID), include_srid=True
+    ).tolist()
+    ewkb_hex = [g.hex() for g in ewkb]
     records: list[dict[str, Any]] = []
     for pk, (key, work) in zip(ids, fresh, strict=True):
         rec: dict[str, Any] = {"id": pk, "key": key, "org_id": principal.org_id, "work_id": work.work_id}
@@ -118,7 +140,7 @@ def _copy_new_works(
         session,
         "works",
         [*_COPY_COLUMNS, "geometry"],
-        ([*(copy_value(rec[c]) for c in _COPY_COLUMNS), g] for rec, g in zip(records, ewkb, strict=True)),
+        ([*(copy_value(rec[c]) for c in _COPY_COLUMNS), g] for rec, g in zip(records, ewkb_hex, strict=True)),
     )
     copy_rows(
         session,
@@ -135,13 +157,10 @@ def _copy_new_works(
                 principal.token_id,
                 now,
             )
-            for rec, g in zip(records, ewkb, strict=True)
+            for rec, g in zip(records, ewkb_hex, strict=True)
         ),
     )
-    loaded: list[WorkRow] = []
-    for i in range(0, len(ids), 900):
-        loaded.extend(session.scalars(select(WorkRow).where(WorkRow.id.in_(ids[i : i + 900]))))
-    return loaded
+    return [_work_record(rec, shaped_element(g, w)) for rec, g, w in zip(records, geoms, ewkb, strict=True)]
 
 
 def _not_found(work_ref: object) -> NotFound:
@@ -183,6 +202,10 @@ def store_works(
         latest[work_key(principal.org_code, work.work_id)] = work
     existing: dict[str, WorkRow] = {}
     keys = list(latest)
+    if SMALL_FAST_PATH and 0 < len(keys) < BULK_MIN and session.get_bind().dialect.name == "postgresql":
+        stamp, stored, new_ids = upload_pg.prelude(session, keys)
+        if not stored:
+            return _store_new_small_pg(session, principal, latest, new_ids, stamp, settings=settings, source=source)
     for i in range(0, len(keys), 900):
         existing.update((r.key, r) for r in session.scalars(select(WorkRow).where(WorkRow.key.in_(keys[i : i + 900]))))
     geometries = [w.geometry for w in latest.values()] + [from_db(r.geometry) for r in existing.values()]
@@ -241,6 +264,147 @@ def store_works(
         session.flush()
         outcome.upload_id = event.id
     return outcome
+
+
+def _store_new_small_pg(
+    session: Session,
+    principal: Principal,
+    latest: dict[str, Work],
+    new_ids: list[int],
+    stamp: tuple[Any, ...],
+    *,
+    settings: Settings,
+    source: str,
+) -> UploadOutcome:
+    """:func:`store_works` of a few new works on PostgreSQL in three statements (see :mod:`api.services.upload_pg`).
+
+    Stores the same rows as the ORM path: the works and their first versions, then what
+    :func:`api.services.check.check_works` stores (occupancies, findings, links), and the audit event.
+    """
+    outcome = UploadOutcome()
+    t0 = time.perf_counter()
+    items = list(latest.items())
+    geoms = [work.geometry for _, work in items]
+    lock_works(session, geoms, margin=stamp[2])
+    now = utcnow()
+    ewkb = shapely.to_wkb(shapely.set_srid(np.array(geoms, dtype=object), SRID), include_srid=True).tolist()
+    records: list[dict[str, Any]] = []
+    for pk, (key, work) in zip(new_ids, items, strict=True):
+        rec: dict[str, Any] = {"id": pk, "key": key, "org_id": principal.org_id, "work_id": work.work_id}
+        rec.update((name, getattr(work, name)) for name in WORK_FIELDS)
+        rec.update(
+            attributes=jsonable(dict(work.attributes)), version=1, withdrawn=False, created_at=now, updated_at=now
+        )
+        records.append(rec)
+    # the stamp is read again under the lock: a road load may have committed since
+    stamp, near = upload_pg.near_works(session, ewkb)
+    width = stamp[2]
+    keep = _within(geoms, [w.geometry for _, w in near], width)
+    near = [x for x, k in zip(near, keep, strict=True) if k]
+    road_cache = cached_roads(session, stamp)
+    if width > 0 and road_cache.roads:
+        hit = road_cache.tree.query(geoms, predicate="dwithin", distance=width / 2.0)
+        road_idx = sorted(set(hit[1].tolist()))
+    else:
+        road_idx = []
+    roads = [road_cache.roads[i] for i in road_idx]
+    road_pk = {road_cache.roads[i].road_id: road_cache.pks[i] for i in road_idx}
+    new_keys = set(latest)
+    pk_by_key = {key: rec["id"] for key, rec in zip(latest, records, strict=True)} | {w.work_id: pk for pk, w in near}
+    live_works = [
+        dataclasses.replace(work, work_id=key, attributes=rec["attributes"])
+        for (key, work), rec in zip(items, records, strict=True)
+    ]
+    t1 = time.perf_counter()
+    found, occupancy = run_rule([*live_works, *(w for _, w in near)], roads, settings, focus=new_keys)
+    t2 = time.perf_counter()
+    occ_rows = [
+        (
+            pk_by_key[occ.work_id],
+            road_pk[occ.road_id],
+            json.dumps([[iv.from_m, iv.to_m] for iv in occ.intervals]),
+            json.dumps(list(occ.offsets_m)),
+            json.dumps(list(occ.crossings)),
+            float(occ.length_m),
+        )
+        for occ in occupancy
+        if occ.work_id in new_keys and occ.road_id in road_pk
+    ]
+    unique: dict[str, tuple[Finding, dict[str, Any]]] = {}
+    for finding in found:
+        if new_keys.isdisjoint(finding.work_ids):
+            continue
+        values = finding_values(finding, with_geometry=False)
+        unique.setdefault(values["key"], (finding, values))
+    farr = np.array([f.geometry for f, _ in unique.values()], dtype=object)
+    if len(farr):
+        farr[shapely.is_empty(farr)] = None
+    fgeoms: list[Any] = farr.tolist()
+    fwkb: list[Any] = shapely.to_wkb(shapely.set_srid(farr, SRID), include_srid=True).tolist() if len(farr) else []
+    finding_rows = []
+    links: list[tuple[str, int]] = []
+    for (finding, values), w in zip(unique.values(), fwkb, strict=True):
+        values["created_at"] = now
+        finding_rows.append(
+            (*(copy_value(values[name]) for name, _ in upload_pg.FINDING_SPEC[:12]), None if w is None else w, now)
+        )
+        links.extend((values["key"], pk) for pk in sorted({pk_by_key[k] for k in finding.work_ids if k in pk_by_key}))
+    n_findings = len(unique)
+    detail: dict[str, Any] = {"created": len(records), "updated": 0, "findings": n_findings}
+    large = n_findings > settings.upload_findings_inline_max
+    if large:
+        detail["work_pks"] = [rec["id"] for rec in records]
+    work_cols = [name for name, _ in upload_pg.WORK_SPEC[:-1]]
+    ids, audit_id = upload_pg.store(
+        session,
+        works=[(*(copy_value(rec[c]) for c in work_cols), g) for rec, g in zip(records, ewkb, strict=True)],
+        versions=[
+            (
+                rec["id"],
+                1,
+                ChangeKind.CREATED.value,
+                json.dumps(snapshot(SimpleNamespace(**rec)), ensure_ascii=False),  # type: ignore[arg-type]
+                g,
+                False,
+                principal.token_id,
+                now,
+            )
+            for rec, g in zip(records, ewkb, strict=True)
+        ],
+        occupancies=occ_rows,
+        findings=finding_rows,
+        links=links,
+        audit=(
+            now,
+            principal.org_id,
+            principal.token_id,
+            "works.upload",
+            source[:300],
+            "ok",
+            json.dumps(detail, ensure_ascii=False),
+        ),
+    )
+    t3 = time.perf_counter()
+    outcome.created = len(records)
+    outcome.works = [_work_record(rec, shaped_element(g, w)) for rec, g, w in zip(records, geoms, ewkb, strict=True)]
+    outcome.findings = sorted(
+        (
+            _record(values, ids[key], None if g is None else shaped_element(g, w))
+            for (key, (_, values)), g, w in zip(unique.items(), fgeoms, fwkb, strict=True)
+        ),
+        key=lambda r: r.id,
+    )
+    outcome.upload_id = audit_id if large else None
+    outcome.timings = {"lookup": t1 - t0, "rule": t2 - t1, "store": t3 - t2}
+    return outcome
+
+
+def _work_record(values: dict[str, Any], geometry: Any) -> WorkRow:
+    """A read-only record of a stored work (column values only, like :func:`api.services.check._record`)."""
+    row: WorkRow = object.__new__(WorkRow)
+    row.__dict__.update(values)
+    row.__dict__["geometry"] = geometry
+    return row
 
 
 #: Attributes the rule reads: changing any of them makes the bundles of the work stale.
