@@ -704,7 +704,16 @@ def project_on_roads(pts: FloatArray, road: IntArray, segs: RoadSegments) -> Flo
         return np.zeros(0)
     g0 = segs.start[road]
     g1 = segs.start[road + 1]
-    return _project(pts, g0, g1, np.arange(len(segs.road), dtype=np.int64), segs)
+    k = np.arange(len(segs.road), dtype=np.int64)
+    if COMPILED:
+        out = np.zeros(len(pts))
+        some = np.flatnonzero(g1 > g0)  # a road without segments has no measures but 0
+        j, u, _ = _fused.nearest(
+            np.ascontiguousarray(pts[some], dtype=np.float64), g0[some], g1[some], k, segs.a, segs.d, segs.length
+        )
+        out[some] = segs.m0[j] + u
+        return out
+    return _project(pts, g0, g1, k, segs)
 
 
 def _polygon_ranges(  # noqa: PLR0917
