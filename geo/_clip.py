@@ -168,11 +168,22 @@ class RoadSegments:
         return np.unique(box)
 
     @classmethod
-    def build(cls, lines: NDArray[np.object_], widths: FloatArray) -> RoadSegments:
-        """Flatten centrelines (LineString or MultiLineString) into segments."""
+    def build(
+        cls,
+        lines: NDArray[np.object_],
+        widths: FloatArray,
+        vertices: tuple[IntArray, FloatArray, IntArray] | None = None,
+    ) -> RoadSegments:
+        """Flatten centrelines (LineString or MultiLineString) into segments.
+
+        ``vertices``: ``(line of each part, coordinates, part of each vertex)`` if known already.
+        """
         n_roads = len(lines)
-        parts, owner = shapely.get_parts(lines, return_index=True)
-        xy, pidx = shapely.get_coordinates(parts, return_index=True)
+        if vertices is None:
+            parts, owner = shapely.get_parts(lines, return_index=True)
+            xy, pidx = shapely.get_coordinates(parts, return_index=True)
+        else:
+            owner, xy, pidx = vertices
         seg = np.hypot(*(xy[1:] - xy[:-1]).T) if len(xy) else np.zeros(0)
         same_part = pidx[1:] == pidx[:-1]
         step = np.where(same_part, seg, 0.0)

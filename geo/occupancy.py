@@ -134,10 +134,9 @@ class FlatLines:
     stride: float
 
     @classmethod
-    def build(cls, lines: GeomArray) -> FlatLines:
-        """Flatten ``lines`` (LineString or MultiLineString)."""
-        parts, owner = shapely.get_parts(lines, return_index=True)
-        xy, pidx = shapely.get_coordinates(parts, return_index=True)
+    def build(cls, lines: GeomArray, vertices: tuple[IntArray, FloatArray, IntArray] | None = None) -> FlatLines:
+        """Flatten ``lines`` (LineString or MultiLineString); ``vertices`` as :func:`line_vertices`."""
+        owner, xy, pidx = line_vertices(lines) if vertices is None else vertices
         seg = np.hypot(*(xy[1:] - xy[:-1]).T)
         seg[pidx[1:] != pidx[:-1]] = 0.0  # link between parts (and between lines: reset below)
         cum = np.concatenate(([0.0], np.cumsum(seg)))
@@ -145,7 +144,7 @@ class FlatLines:
         start = np.searchsorted(road_of_vertex, np.arange(len(lines) + 1)).astype(np.int64)
         cum = cum - cum[start[:-1]][road_of_vertex]
         stride = float(cum.max()) + 1.0 if len(cum) else 1.0
-        return cls(xy=xy, cum=cum, start=start, key=road_of_vertex * stride + cum, stride=stride)
+        return cls(xy=xy, cum=cum, start=start, key=(road_of_vertex * stride + cum).astype(np.float64), stride=stride)
 
     def interpolate(self, road: IntArray, m: FloatArray) -> FloatArray:
         """Points at measures ``m`` along roads ``road`` (clamped to the line), as an (n, 2) array."""
@@ -161,10 +160,24 @@ class FlatLines:
         return self.cum[self.start[road + 1] - 1]
 
 
+def line_vertices(lines: GeomArray) -> tuple[IntArray, FloatArray, IntArray]:
+    """Vertices of lines: ``(line of each part, coordinates, part of each vertex)``."""
+    parts, owner = shapely.get_parts(lines, return_index=True)
+    xy, pidx = shapely.get_coordinates(parts, return_index=True)
+    return owner, xy, pidx
+
+
+def _centreline_vertices(net: RoadNetwork) -> tuple[IntArray, FloatArray, IntArray]:
+    if "vertices" not in net._cache:
+        net._cache["vertices"] = line_vertices(net.centrelines)
+    vertices: tuple[IntArray, FloatArray, IntArray] = net._cache["vertices"]
+    return vertices
+
+
 def flat_lines(net: RoadNetwork) -> FlatLines:
     """The (cached) :class:`FlatLines` of a network's centrelines."""
     if "flat" not in net._cache:
-        net._cache["flat"] = FlatLines.build(net.centrelines)
+        net._cache["flat"] = FlatLines.build(net.centrelines, _centreline_vertices(net))
     return net._cache["flat"]
 
 
@@ -245,7 +258,7 @@ def merge_intervals(
 def road_segments(net: RoadNetwork) -> RoadSegments:
     """The (cached) :class:`geo._clip.RoadSegments` of a network's centrelines."""
     if "segments" not in net._cache:
-        net._cache["segments"] = RoadSegments.build(net.centrelines, net.widths)
+        net._cache["segments"] = RoadSegments.build(net.centrelines, net.widths, _centreline_vertices(net))
     return net._cache["segments"]
 
 
@@ -299,7 +312,9 @@ def compute_occupancy(
     n_roads = len(net.roads)
     types = shapely.get_type_id(geoms)
     is_line = np.isin(types, (1, 5))
-    invalid = ~is_line & ~shapely.is_valid(geoms)
+    invalid = np.zeros(len(geoms), dtype=bool)
+    zones = np.flatnonzero(~is_line)  # routes need no validity (GEOS clips invalid lines fine)
+    invalid[zones] = ~shapely.is_valid(geoms[zones])
     if invalid.any():  # e.g. a self-touching work zone: repair rather than fail in GEOS
         geoms = geoms.copy()
         geoms[invalid] = shapely.make_valid(geoms[invalid])
@@ -379,7 +394,7 @@ def compute_occupancy(
         w_all * n_roads + r_all, np.concatenate(nk_lo), np.concatenate(nk_hi), np.concatenate(nk_off)
     )
     cw, cr, cm = np.concatenate(c_w), np.concatenate(c_r), np.concatenate(c_m)
-    c_order = np.lexsort((cm, cr, cw))
+    c_order = np.lexsort((cm, cw * n_roads + cr))
 
     if with_off_road:
         sub_w, sub_g, sub_len, sub_area = _off_road(geoms, wi, ri, lambda idx: _corridors(net, idx), g.covered, slow)
