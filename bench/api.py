@@ -273,8 +273,14 @@ def route_in_area(rng: random.Random, line0: int, *, vertices: int) -> LineStrin
     return LineString(pts)
 
 
-def upload_jobs(seed_: int, n_lines: int, n: int, *, same_area: bool) -> list[tuple[str, dict[str, Any]]]:
-    """``n`` single-route uploads (org, body), anywhere in the city or all in one 1 km square."""
+def upload_jobs(
+    seed_: int, n_lines: int, n: int, *, same_area: bool, run: str = ""
+) -> list[tuple[str, dict[str, Any]]]:
+    """``n`` single-route uploads (org, body) of new works, anywhere in the city or all in one 1 km square.
+
+    ``run`` goes into the work ids, so that a run on reused data uploads new works, not new
+    versions of those of an earlier run.
+    """
     rng = random.Random(seed_)
     line0 = n_lines // 2
     jobs: list[tuple[str, dict[str, Any]]] = []
@@ -283,7 +289,7 @@ def upload_jobs(seed_: int, n_lines: int, n: int, *, same_area: bool) -> list[tu
         geom = route_in_area(rng, line0, vertices=50) if same_area else route(rng, n_lines, vertices=50)[0]
         start, end = dates(rng)
         tag = "A" if same_area else "N"
-        body = {"type": "FeatureCollection", "features": [feature(f"{tag}-{seed_}-{i}", kind, geom, start, end)]}
+        body = {"type": "FeatureCollection", "features": [feature(f"{tag}{run}-{seed_}-{i}", kind, geom, start, end)]}
         jobs.append((kind.value, body))
     return jobs
 
@@ -370,14 +376,18 @@ def measure(root: Path, url: str, tokens: dict[str, str], args: argparse.Namespa
     try:
         # warm-up: 4 uploads per client, so that every worker process has imported the rule and
         # read the roads once (about a second each, once per process) before the measurement
-        warm = upload_jobs(1, n_lines, 4 * args.clients, same_area=False)
+        warm = upload_jobs(1, n_lines, 4 * args.clients, same_area=False, run=args.tag)
         run_clients(base, tokens, warm, args.clients)
         out["spread"] = run_clients(
-            base, tokens, upload_jobs(2026, n_lines, args.requests, same_area=False), args.clients
+            base, tokens, upload_jobs(2026, n_lines, args.requests, same_area=False, run=args.tag), args.clients
         )
-        out["same"] = run_clients(base, tokens, upload_jobs(2027, n_lines, args.requests, same_area=True), args.clients)
+        out["same"] = run_clients(
+            base, tokens, upload_jobs(2027, n_lines, args.requests, same_area=True, run=args.tag), args.clients
+        )
         if args.big:
-            body = big_body(2028, n_lines, args.big, "BIG")
+            # new works every run (a tag of the run in their ids): with --reuse, the same ids would
+            # make the upload a re-upload of existing works (new versions), another scenario
+            body = big_body(2028, n_lines, args.big, f"BIG{args.tag}")
             t = time.perf_counter()
             r = httpx.post(
                 f"{base}/works", json=body, headers={"Authorization": f"Bearer {tokens['gas']}"}, timeout=900
@@ -400,8 +410,8 @@ def measure(root: Path, url: str, tokens: dict[str, str], args: argparse.Namespa
     return out
 
 
-def phases(url: str, tokens: dict[str, str], n_lines: int, n: int) -> dict[str, float]:
-    """The phases of one ``n``-feature upload, in-process (current code), in seconds."""
+def phases(url: str, tokens: dict[str, str], n_lines: int, n: int, tag: str = "") -> dict[str, float]:
+    """The phases of one ``n``-feature upload of new works, in-process (current code), in seconds."""
     from sqlalchemy.orm import sessionmaker
 
     from api.routes.works import _body, upload_answer
@@ -411,7 +421,7 @@ def phases(url: str, tokens: dict[str, str], n_lines: int, n: int) -> dict[str, 
 
     settings = get_settings()
     engine = make_engine(url)
-    data = json.dumps(big_body(2029, n_lines, n, "PHASE"), ensure_ascii=False).encode()
+    data = json.dumps(big_body(2029, n_lines, n, f"PHASE{tag}"), ensure_ascii=False).encode()
     out: dict[str, float] = {}
     t0 = time.perf_counter()
     result = read_works("body.geojson", data=data, settings=settings, source_name="body.geojson")
@@ -538,6 +548,7 @@ def main() -> None:
     p.add_argument("--baseline", default=None, help="git revision of the previous approach to compare with")
     p.add_argument("--reuse", action="store_true", help="keep the works seeded by a previous run")
     args = p.parse_args()
+    args.tag = time.strftime("%m%d%H%M%S")
     if not args.url:
         raise SystemExit("give --url or set ONETRENCH_TEST_POSTGIS_URL (bash scripts/setup-postgis.sh)")
     n_lines = grid_lines(args.works)
@@ -557,7 +568,7 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f} at the end of the HTTP runs")
     report(cur, old, args)
     if args.phases:
-        ph = phases(url, tokens, n_lines, args.phases)
+        ph = phases(url, tokens, n_lines, args.phases, args.tag)
         parts = ", ".join(f"{k} {v:.2f} s" for k, v in ph.items() if k not in ("total", "findings", "answer MB"))
         print(
             f"phases of a {args.phases}-feature upload in-process ({ph['findings']:.0f} findings, "

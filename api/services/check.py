@@ -648,9 +648,24 @@ def insert_occupancies(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(insert(OccupancyRow), rows)
 
 
+_FORGET_PG = text(
+    "WITH ids AS (SELECT DISTINCT finding_id FROM finding_works WHERE work_pk = ANY(CAST(:w AS int[]))), "
+    "l AS (DELETE FROM finding_works WHERE finding_id IN (SELECT finding_id FROM ids)), "
+    "f AS (DELETE FROM findings WHERE id IN (SELECT finding_id FROM ids)), "
+    "o AS (DELETE FROM occupancies WHERE work_pk = ANY(CAST(:w AS int[]))) "
+    "SELECT count(*) FROM ids"
+)
+
+
 def _forget(session: Session, work_pks: Sequence[int]) -> None:
     """Delete the findings and occupancies of these works."""
     if not work_pks:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        # one statement, the ids as one array parameter (a re-upload of 10k works: ~100k findings)
+        session.flush()
+        session.execute(_FORGET_PG, {"w": sorted(set(work_pks))})
+        session.flush()
         return
     for chunk in _chunks(list(work_pks)):
         finding_ids = sorted(set(session.scalars(select(FindingWork.finding_id).where(FindingWork.work_pk.in_(chunk)))))
