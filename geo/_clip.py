@@ -469,34 +469,42 @@ def clip_lines(
         rt0, rt1, dt0_all, dt1_all, amb = _fused.row_ranges(
             s, k, sp, sq, slen, segs.a, segs.d, segs.h, segs.length, segs.joint, segs.next_d, segs.shallow_road[r]
         )
-        jk = np.flatnonzero(segs.joint[k])
-        dt0, dt1 = dt0_all[jk], dt1_all[jk]
     else:
         rt0, rt1, jk, dt0, dt1, amb = _row_ranges(s, k, r, sp, sq, slen, segs)
     # Pieces (segment, road) = union of rectangle and joint ranges; for (segment, road) pairs
     # passing through a band, the ranges inside the GEOS corridor polygon itself.
     ckey = s * n_roads + r
     fk = np.unique(ckey[amb])
-    in_band = np.zeros(len(s), dtype=bool)
-    if len(fk):
-        pos = np.minimum(np.searchsorted(fk, ckey), len(fk) - 1)
-        in_band = fk[pos] == ckey
-    rows = np.flatnonzero(~in_band)
-    jsel = ~in_band[jk]
-    pk = np.concatenate([ckey[rows], ckey[jk[jsel]]])
-    pt0 = np.concatenate([rt0[rows], dt0[jsel]])
-    pt1 = np.concatenate([rt1[rows], dt1[jsel]])
+    f0 = f1 = np.zeros(0)
+    frow = np.zeros(0, dtype=np.int64)
     if len(fk):
         f_roads = np.unique(fk % n_roads)
         f0, f1, frow = _polygon_ranges(fk // n_roads, fk % n_roads, sp, sq, corridors(f_roads), f_roads)
-        pk = np.concatenate([pk, fk[frow]])
-        pt0 = np.concatenate([pt0, f0])
-        pt1 = np.concatenate([pt1, f1])
-    live = pt1 > pt0
-    pk, pt0, pt1 = pk[live], pt0[live], pt1[live]
-    pkey, t0, t1 = _merge_t(pk, pt0, pt1, slen[pk // n_roads])
-    ps = pkey // n_roads
-    pr = pkey % n_roads
+    if COMPILED:
+        f_order = np.argsort(frow, kind="stable")
+        f_start = np.searchsorted(frow[f_order], np.arange(len(fk) + 1)).astype(np.int64)
+        ps, pr, t0, t1, g0, g1 = _fused.pieces(
+            s, k, segs.road, rt0, rt1, dt0_all, dt1_all, fk, f_start, f0[f_order], f1[f_order], n_roads, slen,
+            JOIN_TOL_M,
+        )  # fmt: skip
+    else:
+        in_band = np.zeros(len(s), dtype=bool)
+        if len(fk):
+            pos = np.minimum(np.searchsorted(fk, ckey), len(fk) - 1)
+            in_band = fk[pos] == ckey
+        rows = np.flatnonzero(~in_band)
+        jsel = ~in_band[jk]
+        pk = np.concatenate([ckey[rows], ckey[jk[jsel]], fk[frow]])
+        pt0 = np.concatenate([rt0[rows], dt0[jsel], f0])
+        pt1 = np.concatenate([rt1[rows], dt1[jsel], f1])
+        live = pt1 > pt0
+        pk, pt0, pt1 = pk[live], pt0[live], pt1[live]
+        pkey, t0, t1 = _merge_t(pk, pt0, pt1, slen[pk // n_roads])
+        ps = pkey // n_roads
+        pr = pkey % n_roads
+        # Candidate rows of each piece: sorted by (work segment, road segment), hence by (segment, road).
+        g0 = np.searchsorted(ckey, pkey, side="left")
+        g1 = np.searchsorted(ckey, pkey, side="right")
     pg = sgeom[ps]
 
     # Off-road: per work segment, the complement of the union over all roads.
@@ -510,7 +518,7 @@ def clip_lines(
     # segments by geometry, so a stable sort by (geometry, road) suffices.
     pgr = pg * n_roads + pr
     order = np.argsort(pgr, kind="stable")
-    ps, pr, pg, pgr, t0, t1 = ps[order], pr[order], pg[order], pgr[order], t0[order], t1[order]
+    ps, pr, pg, pgr, t0, t1, g0, g1 = (x[order] for x in (ps, pr, pg, pgr, t0, t1, g0, g1))
     # Parts: consecutive pieces of one line part that meet at a vertex of the work.
     cont = np.zeros(len(ps), dtype=bool)
     if len(ps):
@@ -525,13 +533,9 @@ def clip_lines(
     plen = (t1 - t0) * slen[ps]
     part_len = np.add.reduceat(plen, part_start) if len(part_start) else np.zeros(0)
     keep = (part_len > min_part_m)[part_id] & (plen > 0)
-    ps, pr, pg, t0, t1, part_id = ps[keep], pr[keep], pg[keep], t0[keep], t1[keep], part_id[keep]
+    ps, pr, pg, t0, t1, part_id, g0, g1 = (x[keep] for x in (ps, pr, pg, t0, t1, part_id, g0, g1))
 
     # Project ends and middles on the road: nearest candidate road segment (first on ties).
-    # Candidate rows are sorted by (work segment, road segment), hence by (segment, road) too.
-    qkey = ps * n_roads + pr
-    g0 = np.searchsorted(ckey, qkey, side="left")
-    g1 = np.searchsorted(ckey, qkey, side="right")
     n = len(ps)
     # Piece ends at a vertex of the work take the vertex itself, so that the two pieces meeting
     # there get the same measure (GEOS projects that vertex once).

@@ -734,6 +734,105 @@ def _overlaps_py(  # noqa: PLR0917
 overlaps = _njit(_overlaps_py)
 
 
+def _pieces_py(  # noqa: PLR0917
+    s: IntArray,
+    k: IntArray,
+    seg_road: IntArray,
+    rt0: FloatArray,
+    rt1: FloatArray,
+    dt0: FloatArray,
+    dt1: FloatArray,
+    band_key: IntArray,
+    band_start: IntArray,
+    band_t0: FloatArray,
+    band_t1: FloatArray,
+    n_roads: int,
+    slen: FloatArray,
+    tol: float,
+) -> tuple[IntArray, IntArray, FloatArray, FloatArray, IntArray, IntArray]:
+    """Pieces per (work segment, road): the union of its rows' rectangle and joint ranges.
+
+    Candidate rows ``(s, k)`` are sorted by work segment then road segment, so the rows of one
+    (segment, road) are contiguous: ``g0 <= row < g1``. Where the key ``s * n_roads + road`` is in
+    ``band_key`` (sorted), the ranges ``band_t0/t1[band_start[b]:band_start[b + 1]]`` (inside the
+    GEOS corridor polygon) replace the rows' ranges. Empty ranges are dropped; the others are
+    merged as :func:`_merge_sorted_py` does (gaps below ``tol / slen`` closed). Returns
+    ``(segment, road, t0, t1, g0, g1)`` per piece, sorted by (segment, road, t0).
+    """
+    n = len(s)
+    cap = 2 * n + len(band_t0) + 1
+    out_s = np.empty(cap, dtype=np.int64)
+    out_r = np.empty(cap, dtype=np.int64)
+    out_0 = np.empty(cap)
+    out_1 = np.empty(cap)
+    out_g0 = np.empty(cap, dtype=np.int64)
+    out_g1 = np.empty(cap, dtype=np.int64)
+    tmp0 = np.empty(cap)
+    tmp1 = np.empty(cap)
+    idx = np.empty(cap, dtype=np.int64)
+    m = 0
+    b = 0
+    x = 0
+    while x < n:
+        si = s[x]
+        r = seg_road[k[x]]
+        e = x + 1
+        while e < n and s[e] == si and seg_road[k[e]] == r:
+            e += 1
+        key = si * n_roads + r
+        while b < len(band_key) and band_key[b] < key:
+            b += 1
+        c = 0
+        if b < len(band_key) and band_key[b] == key:
+            for y in range(band_start[b], band_start[b + 1]):
+                if band_t1[y] > band_t0[y]:
+                    tmp0[c] = band_t0[y]
+                    tmp1[c] = band_t1[y]
+                    c += 1
+        else:
+            for y in range(x, e):
+                if rt1[y] > rt0[y]:
+                    tmp0[c] = rt0[y]
+                    tmp1[c] = rt1[y]
+                    c += 1
+                if dt1[y] > dt0[y]:
+                    tmp0[c] = dt0[y]
+                    tmp1[c] = dt1[y]
+                    c += 1
+        if c > 0:
+            for y in range(c):
+                idx[y] = y
+            if c > 1:
+                _sort_by(idx, tmp0, 0, c)
+            lim = tol / slen[si]
+            run = tmp1[idx[0]]
+            out_s[m] = si
+            out_r[m] = r
+            out_0[m] = tmp0[idx[0]]
+            out_1[m] = run
+            out_g0[m] = x
+            out_g1[m] = e
+            m += 1
+            for y in range(1, c):
+                q = idx[y]
+                if tmp0[q] > run + lim:
+                    out_s[m] = si
+                    out_r[m] = r
+                    out_0[m] = tmp0[q]
+                    out_1[m] = tmp1[q]
+                    out_g0[m] = x
+                    out_g1[m] = e
+                    m += 1
+                elif tmp1[q] > out_1[m - 1]:
+                    out_1[m - 1] = tmp1[q]
+                run = max(run, tmp1[q])
+        x = e
+    return out_s[:m].copy(), out_r[:m].copy(), out_0[:m].copy(), out_1[:m].copy(), out_g0[:m].copy(), out_g1[:m].copy()
+
+
+pieces = _njit(_pieces_py)
+
+
 def _warm_up() -> None:
     """Load (or, once per clone, compile) every loop with the argument types the detector uses.
 
@@ -753,6 +852,7 @@ def _warm_up() -> None:
     merge_weighted(i1, i1, f1 * 0.0, f1, f1, 1e-6)
     polygon_ranges(i1, i1, f2, f2 + 1.0, f2, f2 + 1.0, np.array([0, 1], dtype=np.int64))
     overlaps(i1, i1, f1 * 0.0, f1, b1 | True, 1)
+    pieces(i1, i1, i1, f1 * 0.0, f1, f1, f1 * 0.0, i1[:0], i1, f1, f1, 1, f1, 1e-9)
 
 
 _warm_up()
