@@ -124,3 +124,37 @@ def test_reupload_replaces_findings_as_a_fresh_upload_would(api_engine: Engine) 
     again, fresh = results
     assert fresh["findings"], "the construction must produce findings"
     assert again == fresh
+
+
+def _jsonable_reference(value: Any) -> Any:
+    """The plain rules of ``jsonable`` (before its fast paths for exact types)."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable_reference(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable_reference(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def test_jsonable_fast_paths_keep_the_plain_rules() -> None:
+    from collections import OrderedDict
+
+    from api.services.convert import jsonable
+    from onetrench.domain import FindingKind
+
+    values: list[Any] = [
+        {"shared_m": 199.485, "blocking_works": ["a", "b"], "blackouts": [], "n": 3, "ok": True, "x": None},
+        {1: "one", (2, 3): [dt.date(2027, 3, 1), dt.datetime(2027, 3, 1, 8, tzinfo=dt.UTC)]},
+        OrderedDict(a=(1, 2.5, "z")),
+        [FindingKind.MORATORIUM, {"k": FindingKind.BLACKOUT}, 1.0e300, -0.0],
+        ("t", [set_ := frozenset({1})]),
+        "plain",
+    ]
+    for value in values:
+        got, expected = jsonable(value), _jsonable_reference(value)
+        assert got == expected
+        assert repr(got) == repr(expected)
+    assert str(set_) in str(jsonable(values[4]))

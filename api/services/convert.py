@@ -129,6 +129,14 @@ def jsonable(value: Any) -> Any:
     >>> jsonable({"d": dt.date(2027, 3, 1), "t": (1, 2)})
     {'d': '2027-03-01', 't': [1, 2]}
     """
+    cls = value.__class__
+    # the common exact types first (a finding's data, 100k per large upload), then the general rules
+    if cls is str or cls is float or cls is int or cls is bool or value is None:
+        return value
+    if cls is dict:
+        return {k if k.__class__ is str else str(k): jsonable(v) for k, v in value.items()}
+    if cls is list or cls is tuple:
+        return [jsonable(v) for v in value]
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dict):
