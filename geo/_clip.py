@@ -633,20 +633,10 @@ def _project(pts: FloatArray, g0: IntArray, g1: IntArray, k_s: IntArray, segs: R
     return out
 
 
-def _outside(  # noqa: PLR0917
-    geoms: NDArray[np.object_],
-    ps: IntArray,
-    t0: FloatArray,
-    t1: FloatArray,
-    sp: FloatArray,
-    sq: FloatArray,
-    slen: FloatArray,
-    spart: IntArray,
-    sgeom: IntArray,
-    n_s: int,
-    min_off_road_m: float,
-) -> tuple[IntArray, NDArray[np.object_], FloatArray]:
-    """Parts of each line geometry outside every corridor (pieces per segment are given)."""
+def _gaps(
+    ps: IntArray, t0: FloatArray, t1: FloatArray, slen: FloatArray, n_s: int
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Numpy path of :func:`geo._fused.outside_gaps`: per segment, the ranges outside its pieces."""
     # Union over roads of the inside ranges, per segment.
     us, u0, u1 = _merge_t(ps, t0, t1, slen[ps])
     # Complement in [0, 1]: gaps before each inside range, and after the last one of a segment.
@@ -671,6 +661,27 @@ def _outside(  # noqa: PLR0917
     gap_s, g0, g1 = gap_s[live], g0[live], g1[live]
     order = np.lexsort((g0, gap_s))
     gap_s, g0, g1 = gap_s[order], g0[order], g1[order]
+    return gap_s, g0, g1
+
+
+def _outside(  # noqa: PLR0917
+    geoms: NDArray[np.object_],
+    ps: IntArray,
+    t0: FloatArray,
+    t1: FloatArray,
+    sp: FloatArray,
+    sq: FloatArray,
+    slen: FloatArray,
+    spart: IntArray,
+    sgeom: IntArray,
+    n_s: int,
+    min_off_road_m: float,
+) -> tuple[IntArray, NDArray[np.object_], FloatArray]:
+    """Parts of each line geometry outside every corridor (pieces per segment are given)."""
+    if COMPILED:
+        gap_s, g0, g1 = _fused.outside_gaps(ps, t0, t1, n_s, slen, JOIN_TOL_M)
+    else:
+        gap_s, g0, g1 = _gaps(ps, t0, t1, slen, n_s)
     glen = (g1 - g0) * slen[gap_s]
     gw = sgeom[gap_s]
     wlen = np.bincount(gw, weights=glen, minlength=len(geoms))

@@ -833,6 +833,69 @@ def _pieces_py(  # noqa: PLR0917
 pieces = _njit(_pieces_py)
 
 
+def _outside_gaps_py(  # noqa: PLR0917
+    ps: IntArray, t0: FloatArray, t1: FloatArray, n_s: int, slen: FloatArray, tol: float
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Per work segment, the ranges outside all its pieces ``[t0, t1]`` (pieces sorted by segment).
+
+    The pieces of a segment (any road) are merged as :func:`_merge_sorted_py` does; the gaps
+    before, between and after them, and whole segments without pieces, longer than ``tol``
+    metres, are returned as ``(segment, g0, g1)`` sorted by segment then ``g0``.
+    """
+    n = len(ps)
+    cap = n + n_s + 1
+    out_s = np.empty(cap, dtype=np.int64)
+    out_0 = np.empty(cap)
+    out_1 = np.empty(cap)
+    idx = np.empty(n, dtype=np.int64)
+    m = 0
+    x = 0
+    for si in range(n_s):
+        e = x
+        while e < n and ps[e] == si:
+            e += 1
+        prev = 0.0
+        if e > x:
+            for y in range(x, e):
+                idx[y] = y
+            if e - x > 1:
+                _sort_by(idx, t0, x, e)
+            lim = tol / slen[si]
+            lo = t0[idx[x]]
+            hi = t1[idx[x]]
+            run = hi
+            for y in range(x + 1, e):
+                q = idx[y]
+                if t0[q] > run + lim:  # a new union range: the gap before the current one
+                    if (lo - prev) * slen[si] > tol:
+                        out_s[m] = si
+                        out_0[m] = prev
+                        out_1[m] = lo
+                        m += 1
+                    prev = hi
+                    lo = t0[q]
+                    hi = t1[q]
+                elif t1[q] > hi:
+                    hi = t1[q]
+                run = max(run, t1[q])
+            if (lo - prev) * slen[si] > tol:
+                out_s[m] = si
+                out_0[m] = prev
+                out_1[m] = lo
+                m += 1
+            prev = hi
+        if (1.0 - prev) * slen[si] > tol:
+            out_s[m] = si
+            out_0[m] = prev
+            out_1[m] = 1.0
+            m += 1
+        x = e
+    return out_s[:m].copy(), out_0[:m].copy(), out_1[:m].copy()
+
+
+outside_gaps = _njit(_outside_gaps_py)
+
+
 def _warm_up() -> None:
     """Load (or, once per clone, compile) every loop with the argument types the detector uses.
 
@@ -853,6 +916,7 @@ def _warm_up() -> None:
     polygon_ranges(i1, i1, f2, f2 + 1.0, f2, f2 + 1.0, np.array([0, 1], dtype=np.int64))
     overlaps(i1, i1, f1 * 0.0, f1, b1 | True, 1)
     pieces(i1, i1, i1, f1 * 0.0, f1, f1, f1 * 0.0, i1[:0], i1, f1, f1, 1, f1, 1e-9)
+    outside_gaps(i1, f1 * 0.0, f1 * 0.5, 1, f1, 1e-9)
 
 
 _warm_up()
