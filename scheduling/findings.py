@@ -20,7 +20,7 @@ Severities:
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -180,24 +180,31 @@ class _Ctx:
         for o in occupancy:
             self.roads_of[o.work_id].append(o.road_id)
         self.calendar = Calendar.from_settings(settings)
-        self._labels: dict[str, tuple[str, str]] = {}
-        self._road_labels: dict[str, tuple[str, str]] = {}
+        self._label_zh: dict[str, str] = {}
+        self._label_en: dict[str, str] = {}
+        self._road_zh: dict[str, str] = {}
+        self._road_en: dict[str, str] = {}
         self._rules: dict[RoadClass | None, RuleThresholds] = {}
         self._windows: dict[tuple[str, str, int], JointWindow | NoWindow] = {}
         self.cuts = _Cuts()
 
+    # Labels are kept as strings in two dicts, not as (zh, en) tuples: strings are no work for the
+    # garbage collector, and tens of thousands of surviving tuples would bring its full passes sooner.
+
     def label(self, w: Work) -> tuple[str, str]:
-        got = self._labels.get(w.work_id)
-        if got is None:
+        zh = self._label_zh.get(w.work_id)
+        if zh is None:
             owner = f"，{w.owner}" if w.owner else ""
-            got = self._labels[w.work_id] = (f"{w.work_id}（{w.utility.zh}{owner}）", f"{w.work_id} ({w.utility.en})")
-        return got
+            zh = self._label_zh[w.work_id] = f"{w.work_id}（{w.utility.zh}{owner}）"
+            self._label_en[w.work_id] = f"{w.work_id} ({w.utility.en})"
+        return zh, self._label_en[w.work_id]
 
     def road_label(self, r: Road) -> tuple[str, str]:
-        got = self._road_labels.get(r.road_id)
-        if got is None:
-            got = self._road_labels[r.road_id] = (f"{r.name}（{r.road_id}）", f"{r.name} ({r.road_id})")
-        return got
+        zh = self._road_zh.get(r.road_id)
+        if zh is None:
+            zh = self._road_zh[r.road_id] = f"{r.name}（{r.road_id}）"
+            self._road_en[r.road_id] = f"{r.name} ({r.road_id})"
+        return zh, self._road_en[r.road_id]
 
     def rule(self, road_class: RoadClass | None) -> RuleThresholds:
         """``settings.rule_for(road_class)``, built once per class."""
@@ -206,14 +213,18 @@ class _Ctx:
             got = self._rules[road_class] = self.settings.rule_for(road_class)
         return got
 
-    def joint_window(self, a: Work, b: Work, gap_days: int) -> JointWindow | NoWindow:
-        """:func:`~scheduling.windows.joint_window` of two works (once per pair: it may share several roads)."""
+    def joint_window(self, a: Work, b: Work, gap_days: int, *, again: bool) -> JointWindow | NoWindow:
+        """:func:`~scheduling.windows.joint_window` of two works.
+
+        Kept for the pair's next shared road when ``again`` (only then: the windows of the other
+        pairs are not kept alive, which would make the garbage collector's full passes longer).
+        """
         key = (a.work_id, b.work_id, gap_days)
-        got = self._windows.get(key)
+        got = self._windows.pop(key, None)
         if got is None:
-            got = self._windows[key] = joint_window(
-                [a, b], calendar=self.calendar, road_ids=self.roads_of, gap_days=gap_days
-            )
+            got = joint_window([a, b], calendar=self.calendar, road_ids=self.roads_of, gap_days=gap_days)
+        if again:
+            self._windows[key] = got
         return got
 
 
@@ -353,7 +364,9 @@ _SAME_FIX_EN = (
 def _same_road(ctx: _Ctx, shared: Sequence[SharedStretch]) -> list[Finding]:
     out: list[Finding] = []
     works, roads = ctx.works, ctx.roads
+    left = Counter(sh.work_ids for sh in shared)  # stretches of each pair still to come
     for sh in shared:
+        left[sh.work_ids] -= 1
         road = roads[sh.road_id]
         rule = ctx.rule(road.road_class)
         shared_m = sh.shared_m
@@ -393,7 +406,7 @@ def _same_road(ctx: _Ctx, shared: Sequence[SharedStretch]) -> list[Finding]:
             f"{re_} {where}: {la_en} plans {a.start}–{a.end} and {lb_en} plans {b.start}–{b.end}: the same "
             f"road would be dug twice over {shared_m:.0f} m (重复开挖)."
         )
-        jw = ctx.joint_window(a, b, rule.period_gap_days)
+        jw = ctx.joint_window(a, b, rule.period_gap_days, again=left[sh.work_ids] > 0)
         if isinstance(jw, JointWindow):
             parts_zh, parts_en = [], []
             for w in (a, b):
@@ -585,7 +598,8 @@ def _clearance(ctx: _Ctx, shared: Sequence[SharedStretch]) -> list[Finding]:
         road = ctx.roads[sh.road_id]
         (la_zh, la_en), (lb_zh, lb_en) = ctx.label(a), ctx.label(b)
         rz, re_ = ctx.road_label(road)
-        where = _stations(bad)
+        measures = tuple(bad)
+        where = _stations(measures)
         need = rule.clearance_m - worst
         assumed_zh = f"（假定：{'；'.join(rule.assumptions_zh)}）" if rule.assumptions_zh else ""
         assumed_en = f" (assumed: {'; '.join(rule.assumptions_en)})" if rule.assumptions_en else ""
@@ -610,7 +624,7 @@ def _clearance(ctx: _Ctx, shared: Sequence[SharedStretch]) -> list[Finding]:
                 f"Move {b.work_id} at least {need:.2f} m sideways so it stays {rule.clearance_m:.1f} m "
                 f"clear of {a.work_id}, or lay out both in the joint excavation plan.",
                 road,
-                tuple(bad),
+                measures,
                 {
                     "clear_distance_m": round(worst, 3),
                     "required_m": rule.clearance_m,
@@ -618,7 +632,7 @@ def _clearance(ctx: _Ctx, shared: Sequence[SharedStretch]) -> list[Finding]:
                     "confidence": rule.confidence.value,
                     "assumptions_en": list(rule.assumptions_en),
                 },
-                bad,
+                measures,
             )
         )
     return out
