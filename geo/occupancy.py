@@ -87,10 +87,8 @@ class OccupancyTable:
 
 
 def as_geometry_array(geoms: Sequence[object] | GeomArray) -> GeomArray:
-    """Return ``geoms`` as a 1-D object array."""
-    out = np.empty(len(geoms), dtype=object)
-    out[:] = list(geoms)
-    return out
+    """Return ``geoms`` as a 1-D object array (``np.fromiter``: no per-element probing of sequences)."""
+    return np.fromiter(geoms, dtype=object, count=len(geoms))
 
 
 def group_starts(keys: IntArray) -> IntArray:

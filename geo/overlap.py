@@ -34,6 +34,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
@@ -162,7 +163,7 @@ def _validated(works: Sequence[Work]) -> tuple[list[str], GeomArray]:
             f"工程编号重复：{', '.join(dup[:10])}",
             f"duplicate work ids: {', '.join(dup[:10])}",
         )
-    geoms = as_geometry_array([w.geometry for w in works])
+    geoms = as_geometry_array(list(map(attrgetter("geometry"), works)))
     empty = np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms)).tolist() if len(geoms) else []
     bad = [ids[i] for i in empty]
     if bad:
