@@ -229,7 +229,6 @@ def joint_window(
     cal = calendar or Calendar()
     ids = [w.work_id for w in works]
     roads = road_ids or {}
-    runs = [cal.allowed_starts(w, roads.get(w.work_id, ())) for w in works]
     for w in works:
         if (w.window_end - w.window_start).days + 1 < w.duration_days:
             return NoWindow(
@@ -256,6 +255,7 @@ def joint_window(
             en += f" ({', '.join(fixed)} gave no flexible bounds: fixed dates)"
         return NoWindow(reason="bounds", work_ids=(early.work_id, late.work_id), zh=zh, en=en)
 
+    runs = [cal.allowed_starts(w, roads.get(w.work_id, ())) for w in works]
     for w, r in zip(works, runs, strict=True):
         if not r:
             names = [b.name_zh for b in _blackouts_in(cal, w, roads.get(w.work_id, ()))]
