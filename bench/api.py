@@ -407,7 +407,68 @@ def measure(root: Path, url: str, tokens: dict[str, str], args: argparse.Namespa
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+    if args.single:
+        # robust against the machine's other load: CPU time, not latency under contention
+        jobs = upload_jobs(2030, n_lines, args.single + 10, same_area=False, run=args.tag)
+        out["cpu"] = cpu_per_upload(root, url, tokens, jobs)
     return out
+
+
+#: Run in a subprocess with the tree under test on its path (current or baseline): single uploads
+#: through the route function, one at a time, with the CPU time of the service process and of
+#: its PostgreSQL backend (from /proc) and the SQL statements sent.
+CPU_SCRIPT = """
+import json, os, statistics, sys, time
+from sqlalchemy import event, text
+from sqlalchemy.orm import sessionmaker
+from api.db import make_engine
+from api.routes.works import upload_geojson
+from api.services import auth
+from onetrench.settings import get_settings
+url, tokens, jobs = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.stdin.read())
+engine = make_engine(url)
+statements = []
+event.listen(engine, "before_cursor_execute", lambda *a: statements.append(1))
+Session = sessionmaker(engine, expire_on_commit=False)
+settings = get_settings()
+def backend_cpu(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+walls, cpus, dbs, counts = [], [], [], []
+for i, (org, body) in enumerate(jobs):
+    with Session() as session:
+        pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        session.commit()
+        db0, n0 = backend_cpu(pid), len(statements)
+        t, c = time.perf_counter(), time.process_time()
+        principal = auth.authenticate(session, tokens[org])
+        upload_geojson(session=session, principal=principal, settings=settings, body=body, crs=None,
+                       idempotency_key=None)
+        session.commit()
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+        db, n = backend_cpu(pid) - db0, len(statements) - n0
+    if i >= 10:  # the first ones load the roads and warm the rule
+        walls.append(wall); cpus.append(cpu); dbs.append(db); counts.append(n)
+print(json.dumps({"wall": statistics.median(walls) * 1e3, "cpu": statistics.median(cpus) * 1e3,
+                  "db": statistics.mean(dbs) * 1e3, "statements": statistics.median(counts)}))
+"""
+
+
+def cpu_per_upload(
+    root: Path, url: str, tokens: dict[str, str], jobs: list[tuple[str, dict[str, Any]]]
+) -> dict[str, float]:
+    """Service CPU, PostgreSQL backend CPU and statements per single upload, one client (tree ``root``)."""
+    out = subprocess.run(
+        [sys.executable, "-c", CPU_SCRIPT, url, json.dumps(tokens)],
+        input=json.dumps(jobs, ensure_ascii=False),
+        cwd=root,
+        env=dict(os.environ, PYTHONPATH=str(root)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def phases(url: str, tokens: dict[str, str], n_lines: int, n: int, tag: str = "") -> dict[str, float]:
@@ -527,6 +588,13 @@ def report(cur: dict[str, Any], old: dict[str, Any] | None, args: argparse.Names
             print(f"    {key:4s} {c[key]:7.0f} ms{ratio(b.get(key), c[key])}")
         print(f"    {c['rps']:.1f} req/s{ratio(b.get('rps'), c['rps'], higher_is_better=True)}")
         print(f"    target p95 < 100 ms: {'met' if c['p95'] < 100 else 'NOT met'}")
+    if "cpu" in cur:
+        c, b = cur["cpu"], (old or {}).get("cpu", {})
+        print(f"one 50-vertex upload at a time, in-process, median of {args.single}:")
+        print(f"    wall {c['wall']:.1f} ms{ratio(b.get('wall'), c['wall'])}")
+        print(f"    service CPU {c['cpu']:.1f} ms{ratio(b.get('cpu'), c['cpu'])}")
+        print(f"    PostgreSQL backend CPU (mean) {c['db']:.1f} ms{ratio(b.get('db'), c['db'])}")
+        print(f"    SQL statements {c['statements']:.0f}{ratio(b.get('statements'), c['statements'])}")
     if "big" in cur:
         c, b = cur["big"], (old or {}).get("big", {})
         print(
@@ -543,6 +611,9 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--requests", type=int, default=200, help="uploads of one 50-vertex route per placement")
     p.add_argument("--big", type=int, default=10_000, help="features of the large upload (0: skip)")
+    p.add_argument(
+        "--single", type=int, default=60, help="single uploads timed in-process for CPU and statements (0: skip)"
+    )
     p.add_argument("--phases", type=int, default=10_000, help="features of the in-process phase split (0: skip)")
     p.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     p.add_argument("--baseline", default=None, help="git revision of the previous approach to compare with")

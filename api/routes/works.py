@@ -188,7 +188,11 @@ def upload_file(
     layer: Annotated[str | None, Form(description="图层 / layer")] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Upload one route file: returns the validated works, every problem, and the findings against everything stored."""
+    """Upload one route file: returns the validated works, every problem, and the findings against everything stored.
+
+    Above ``upload_findings_inline_max`` findings (default 2000) the answer lists none of them but
+    counts them in ``findings_summary``, which links to ``GET /findings?upload=<id>`` (paged).
+    """
     principal.require(Role.UTILITY, action_zh="上传工程", action_en="uploading works")
     if file.size is not None:
         _too_large(file.size, settings)
@@ -218,7 +222,7 @@ def upload_geojson(
     crs: Annotated[str | None, Query(description="坐标系 / CRS (default: EPSG:4490)")] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Upload works as a GeoJSON FeatureCollection (same answer as the file upload)."""
+    """Upload works as a GeoJSON FeatureCollection (same answer as the file upload, findings_summary included)."""
     principal.require(Role.UTILITY, action_zh="上传工程", action_en="uploading works")
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
     _too_large(len(data), settings)

@@ -10,8 +10,9 @@ checked with four statements after authentication, instead of one per row and st
    committed meanwhile) and the stored works near the new ones, found with the new geometries
    sent as parameters (the new works are not written yet);
 4. :func:`store`: works, their first versions, occupancies, findings, their links and the audit
-   event in one statement (data-modifying ``WITH`` clauses over ``unnest``-ed arrays; foreign
-   keys are checked at the end of the statement, when every part is written).
+   event in one statement (data-modifying ``WITH`` clauses, each over one JSON parameter read by
+   ``json_populate_recordset``; foreign keys are checked at the end of the statement, when every
+   part is written).
 
 The rows stored are those of the ORM path (a test compares them), and the answer is built from
 the values written, without reading them back.
@@ -19,6 +20,7 @@ the values written, without reading them back.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,8 +33,8 @@ from api.services.check import NEAR_COLUMNS
 from api.services.convert import works_from_rows
 from onetrench.domain import Work
 
-#: ``(column, SQL type)`` of the rows written by :func:`store`; ``json`` and ``geometry`` are sent
-#: as text and EWKB.
+#: ``(column, kind)`` of the rows written by :func:`store`: values as Python objects (``json``
+#: columns as lists or dicts, geometries as EWKB bytes, dates and times as objects).
 WORK_SPEC: tuple[tuple[str, str], ...] = (
     ("id", "int"),
     ("key", "text"),
@@ -106,32 +108,37 @@ AUDIT_SPEC: tuple[tuple[str, str], ...] = (
 )
 
 
-def unnest_insert(table: str, spec: Sequence[tuple[str, str]], prefix: str, *, returning: str = "") -> str:
-    """``INSERT INTO table … SELECT … FROM unnest(arrays)``: one array parameter ``prefix<i>`` per column.
+def populate_insert(table: str, spec: Sequence[tuple[str, str]], param: str, *, returning: str = "") -> str:
+    """``INSERT INTO table (spec columns) SELECT … FROM json_populate_recordset(…, :param)``.
 
-    The arrays hold values as ``COPY`` takes them (:func:`api.services.check.copy_value`): JSON
-    as text, geometries as EWKB bytes (see :func:`unnest_params`).
+    The rows come as one JSON array of objects (:func:`rows_json`): PostgreSQL parses it and
+    converts each value with its column's input function (hex EWKB for geometries), so the client
+    sends one text parameter per table instead of one typed array per column.
     """
-    arrays, values = [], []
-    for i, (_name, kind) in enumerate(spec):
-        base = {"json": "text", "geometry": "bytea"}.get(kind, kind)
-        arrays.append(f"CAST(:{prefix}{i} AS {base}[])")
-        ref = f"u.c{i}"
-        values.append(
-            f"CAST({ref} AS json)" if kind == "json" else f"ST_GeomFromEWKB({ref})" if kind == "geometry" else ref
-        )
     names = ", ".join(f'"{name}"' for name, _ in spec)
-    aliases = ", ".join(f"c{i}" for i in range(len(spec)))
     tail = f" RETURNING {returning}" if returning else ""
     return (
-        f'INSERT INTO "{table}" ({names}) SELECT {", ".join(values)} '
-        f"FROM unnest({', '.join(arrays)}) AS u({aliases}){tail}"
+        f'INSERT INTO "{table}" ({names}) SELECT {names} '
+        f'FROM json_populate_recordset(NULL::"{table}", CAST(:{param} AS json)){tail}'
     )
 
 
-def unnest_params(spec: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]], prefix: str) -> dict[str, Any]:
-    """The array parameters of :func:`unnest_insert` for ``rows`` (one array per column)."""
-    return {f"{prefix}{i}": [row[i] for row in rows] for i in range(len(spec))}
+def _json_ready(value: Any, kind: str) -> Any:
+    if value is None:
+        return None
+    if kind == "geometry":
+        return bytes(value).hex()
+    if kind in {"date", "timestamptz"}:
+        return value.isoformat()
+    return value
+
+
+def rows_json(spec: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]) -> str:
+    """The JSON text of ``rows`` (values in ``spec`` order; JSON columns as Python lists or dicts)."""
+    return json.dumps(
+        [{name: _json_ready(value, kind) for (name, kind), value in zip(spec, row, strict=True)} for row in rows],
+        ensure_ascii=False,
+    )
 
 
 _PRELUDE = text(
@@ -196,11 +203,11 @@ _STORE = text(
     "WITH "
     + ", ".join(
         [
-            f"w AS ({unnest_insert('works', WORK_SPEC, 'w')})",
-            f"v AS ({unnest_insert('work_versions', VERSION_SPEC, 'v')})",
-            f"o AS ({unnest_insert('occupancies', OCCUPANCY_SPEC, 'o')})",
-            f"a AS ({unnest_insert('audit_log', AUDIT_SPEC, 'a', returning='id')})",
-            f"f AS ({unnest_insert('findings', FINDING_SPEC, 'f', returning='id, key')})",
+            f"w AS ({populate_insert('works', WORK_SPEC, 'w')})",
+            f"v AS ({populate_insert('work_versions', VERSION_SPEC, 'v')})",
+            f"o AS ({populate_insert('occupancies', OCCUPANCY_SPEC, 'o')})",
+            f"a AS ({populate_insert('audit_log', AUDIT_SPEC, 'a', returning='id')})",
+            f"f AS ({populate_insert('findings', FINDING_SPEC, 'f', returning='id, key')})",
             "l AS (INSERT INTO finding_works (finding_id, work_pk) SELECT f.id, x.work_pk FROM f "
             "JOIN unnest(CAST(:lkey AS text[]), CAST(:lwork AS int[])) AS x(key, work_pk) ON x.key = f.key)",
         ]
@@ -225,11 +232,11 @@ def store(
     the audit event.
     """
     params: dict[str, Any] = {
-        **unnest_params(WORK_SPEC, works, "w"),
-        **unnest_params(VERSION_SPEC, versions, "v"),
-        **unnest_params(OCCUPANCY_SPEC, occupancies, "o"),
-        **unnest_params(AUDIT_SPEC, [audit], "a"),
-        **unnest_params(FINDING_SPEC, findings, "f"),
+        "w": rows_json(WORK_SPEC, works),
+        "v": rows_json(VERSION_SPEC, versions),
+        "o": rows_json(OCCUPANCY_SPEC, occupancies),
+        "a": rows_json(AUDIT_SPEC, [audit]),
+        "f": rows_json(FINDING_SPEC, findings),
         "lkey": [k for k, _ in links],
         "lwork": [w for _, w in links],
     }

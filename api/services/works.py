@@ -322,9 +322,9 @@ def _store_new_small_pg(
         (
             pk_by_key[occ.work_id],
             road_pk[occ.road_id],
-            json.dumps([[iv.from_m, iv.to_m] for iv in occ.intervals]),
-            json.dumps(list(occ.offsets_m)),
-            json.dumps(list(occ.crossings)),
+            [[iv.from_m, iv.to_m] for iv in occ.intervals],
+            list(occ.offsets_m),
+            list(occ.crossings),
             float(occ.length_m),
         )
         for occ in occupancy
@@ -345,9 +345,7 @@ def _store_new_small_pg(
     links: list[tuple[str, int]] = []
     for (finding, values), w in zip(unique.values(), fwkb, strict=True):
         values["created_at"] = now
-        finding_rows.append(
-            (*(copy_value(values[name]) for name, _ in upload_pg.FINDING_SPEC[:12]), None if w is None else w, now)
-        )
+        finding_rows.append((*(values[name] for name, _ in upload_pg.FINDING_SPEC[:12]), w, now))
         links.extend((values["key"], pk) for pk in sorted({pk_by_key[k] for k in finding.work_ids if k in pk_by_key}))
     n_findings = len(unique)
     detail: dict[str, Any] = {"created": len(records), "updated": 0, "findings": n_findings}
@@ -357,13 +355,13 @@ def _store_new_small_pg(
     work_cols = [name for name, _ in upload_pg.WORK_SPEC[:-1]]
     ids, audit_id = upload_pg.store(
         session,
-        works=[(*(copy_value(rec[c]) for c in work_cols), g) for rec, g in zip(records, ewkb, strict=True)],
+        works=[(*(rec[c] for c in work_cols), g) for rec, g in zip(records, ewkb, strict=True)],
         versions=[
             (
                 rec["id"],
                 1,
                 ChangeKind.CREATED.value,
-                json.dumps(snapshot(SimpleNamespace(**rec)), ensure_ascii=False),  # type: ignore[arg-type]
+                snapshot(SimpleNamespace(**rec)),  # type: ignore[arg-type]
                 g,
                 False,
                 principal.token_id,
@@ -381,7 +379,7 @@ def _store_new_small_pg(
             "works.upload",
             source[:300],
             "ok",
-            json.dumps(detail, ensure_ascii=False),
+            detail,
         ),
     )
     t3 = time.perf_counter()
