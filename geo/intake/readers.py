@@ -255,6 +255,9 @@ def read_geojson(source: str, data: bytes) -> RawFile:
         raise ValueError(f"not GeoJSON (type {doc.get('type')!r})")
     out: list[RawFeature] = []
     for index, feat in enumerate(features):
+        # let each parsed feature go once read: the document's nested lists would otherwise
+        # all stay alive to the end, and make the garbage collector's full passes longer
+        features[index] = None
         where = Where(source, index)
         if not isinstance(feat, dict):
             out.append(RawFeature(index, None, {}, problems=[_unreadable_geometry(where, "feature is not an object")]))
