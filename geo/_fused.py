@@ -157,7 +157,7 @@ def _grown_f(arr: FloatArray) -> FloatArray:
     return out
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _lb_step(p: float, q: float, t0: float, t1: float) -> tuple[float, float]:
     if p < 0:
         r = q / p
@@ -170,7 +170,7 @@ def _lb_step(p: float, q: float, t0: float, t1: float) -> tuple[float, float]:
     return t0, t1
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _liang_barsky(u0: float, du: float, v0: float, dv: float, length: float, h: float) -> tuple[float, float]:  # noqa: PLR0917
     t0, t1 = _lb_step(-du, u0, 0.0, 1.0)
     t0, t1 = _lb_step(du, length - u0, t0, t1)
@@ -178,7 +178,7 @@ def _liang_barsky(u0: float, du: float, v0: float, dv: float, length: float, h: 
     return _lb_step(dv, h - v0, t0, t1)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _disk(px: float, py: float, qx: float, qy: float, r: float) -> tuple[float, float]:
     aa = qx * qx + qy * qy
     bb = px * qx + py * qy
@@ -194,7 +194,7 @@ def _disk(px: float, py: float, qx: float, qy: float, r: float) -> tuple[float, 
     return max(t0, 0.0), min(t1, 1.0)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _sector_step(c0: float, c1: float, t0: float, t1: float) -> tuple[float, float]:
     if c1 < 0:
         t0 = max(t0, -c0 / c1)
