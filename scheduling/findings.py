@@ -116,6 +116,18 @@ def validate_inputs(
     InputError
         Listing every duplicate id and every dangling reference.
     """
+    work_ids = {w.work_id for w in works}
+    road_ids_ = {r.road_id for r in roads}
+    if (
+        len(work_ids) == len(works)
+        and len(road_ids_) == len(roads)
+        and {o.work_id for o in occupancy} <= work_ids
+        and {o.road_id for o in occupancy} <= road_ids_
+        and {i for s in shared for i in s.work_ids} <= work_ids
+        and {s.road_id for s in shared} <= road_ids_
+        and all(len(o.offsets_m) == len(o.intervals) for o in occupancy)
+    ):
+        return  # nothing to report (the loops below list every problem, in order, when there is one)
     problems: list[Problem] = []
     seen: set[str] = set()
     for w in works:

@@ -263,3 +263,45 @@ def test_pair_on_two_roads_gets_one_joint_window_each_time() -> None:
     assert diff[0].fix_zh == diff[1].fix_zh and diff[0].data == diff[1].data
     assert diff[0].data["total_shift_days"] == 22  # B moves 22 days earlier: 2027-03-10 is both works' day
     assert diff[0].data["proposal"]["B"] == ["2027-03-10", "2027-03-19"]
+
+
+@pytest.mark.parametrize(
+    ("defect", "code"),
+    [
+        ("duplicate work", "work.duplicate_id"),
+        ("duplicate road", "road.duplicate_id"),
+        ("occupancy of an unknown work", "occupancy.unknown_work"),
+        ("occupancy on an unknown road", "occupancy.unknown_road"),
+        ("stretch of an unknown work", "shared.unknown_work"),
+        ("stretch on an unknown road", "shared.unknown_road"),
+        ("offsets and intervals differ", "occupancy.offsets"),
+    ],
+)
+def test_each_reference_problem_alone_is_reported(defect: str, code: str) -> None:
+    """The quick set check of clean inputs lets no single problem through."""
+    from onetrench.errors import InputError
+
+    road = _road("R", LineString([(X0, Y0), (X0 + 1000, Y0)]))
+    works = [_work("A", UtilityKind.GAS), _work("B", UtilityKind.WATER)]
+    roads = [road]
+    iv = (Interval(0.0, 100.0),)
+    occupancy = [Occupancy(work_id=w, road_id="R", intervals=iv, offsets_m=(0.0,)) for w in "AB"]
+    shared = [SharedStretch(road_id="R", work_ids=("A", "B"), intervals=iv)]
+    evaluate(works, roads, occupancy, shared, settings=Settings(blackouts=[]), today=d(2026, 1, 1))  # clean
+    if defect == "duplicate work":
+        works.append(works[0])
+    elif defect == "duplicate road":
+        roads.append(road)
+    elif defect == "occupancy of an unknown work":
+        occupancy.append(Occupancy(work_id="Z", road_id="R", intervals=iv, offsets_m=(0.0,)))
+    elif defect == "occupancy on an unknown road":
+        occupancy.append(Occupancy(work_id="A", road_id="Q", intervals=iv, offsets_m=(0.0,)))
+    elif defect == "stretch of an unknown work":
+        shared.append(SharedStretch(road_id="R", work_ids=("A", "Z"), intervals=iv))
+    elif defect == "stretch on an unknown road":
+        shared.append(SharedStretch(road_id="Q", work_ids=("A", "B"), intervals=iv))
+    else:
+        occupancy[0] = Occupancy(work_id="A", road_id="R", intervals=iv, offsets_m=(0.0, 1.0))
+    with pytest.raises(InputError) as err:
+        evaluate(works, roads, occupancy, shared, settings=Settings(blackouts=[]), today=d(2026, 1, 1))
+    assert [p.code for p in err.value.details] == [code]
