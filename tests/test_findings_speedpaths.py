@@ -305,3 +305,26 @@ def test_each_reference_problem_alone_is_reported(defect: str, code: str) -> Non
     with pytest.raises(InputError) as err:
         evaluate(works, roads, occupancy, shared, settings=Settings(blackouts=[]), today=d(2026, 1, 1))
     assert [p.code for p in err.value.details] == [code]
+
+
+def test_the_garbage_collector_is_resumed_after_evaluate_also_on_errors() -> None:
+    """evaluate pauses the cyclic GC while it builds its objects, and leaves it as it found it."""
+    import gc
+
+    from onetrench.errors import InputError
+
+    road = _road("R", LineString([(X0, Y0), (X0 + 1000, Y0)]))
+    works = [_work("A", UtilityKind.GAS), _work("A", UtilityKind.GAS)]
+    settings = Settings(blackouts=[])
+    assert gc.isenabled()
+    assert evaluate(works[:1], [road], [], [], settings=settings, today=d(2026, 1, 1)) == []
+    assert gc.isenabled()
+    with pytest.raises(InputError):
+        evaluate(works, [road], [], [], settings=settings, today=d(2026, 1, 1))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        evaluate(works[:1], [road], [], [], settings=settings, today=d(2026, 1, 1))
+        assert not gc.isenabled()  # left paused when the caller had paused it
+    finally:
+        gc.enable()

@@ -262,3 +262,23 @@ def test_crossing_test_matches_the_strtree_one() -> None:
     got = _crossing_free(np.asarray(parts, dtype=object))
     assert got.tolist() == expected.tolist()
     assert 50 < int(expected.sum()) < 550  # both verdicts are common
+
+
+def test_the_garbage_collector_is_resumed_after_read_works_also_on_errors() -> None:
+    """read_works pauses the cyclic GC while it parses, and leaves it as it found it."""
+    import gc
+
+    from onetrench.errors import UnreadableFile
+
+    assert gc.isenabled()
+    assert read_works("routes.geojson", data=_body(5, 30)).works
+    assert gc.isenabled()
+    with pytest.raises(UnreadableFile):
+        read_works("routes.geojson", data=b"{not json")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        read_works("routes.geojson", data=_body(5, 30))
+        assert not gc.isenabled()  # left paused when the caller had paused it
+    finally:
+        gc.enable()
