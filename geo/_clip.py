@@ -49,6 +49,9 @@ BoolArray = NDArray[np.bool_]
 MAX_EDGE_ROWS = 2_000_000
 #: Gaps between pieces of one segment below this (m) are closed (rounding between frames).
 JOIN_TOL_M = 1e-9
+#: ``1 - cos θ`` below which a turn counts as one GEOS may snap (θ < 1.03e-3 rad: its offset
+#: segments' ends closer than 1e-3 of the distance, GEOS's INSIDE_TURN_VERTEX_SNAP_DISTANCE_FACTOR).
+SNAP_TURN_1MCOS = 5.3e-7
 #: Use the compiled loops of :mod:`geo._fused` (``False``: the numpy path, same results; for tests).
 COMPILED = True
 
@@ -69,6 +72,7 @@ class RoadSegments:
     next_d: FloatArray  # (n, 2) direction of the following segment where ``joint``
     shallow_road: BoolArray  # per road: GEOS may simplify its offset curves
     start: IntArray  # per road: first segment (len = n_roads + 1)
+    snap_band: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # per segment, see build
     cell: float = 0.0  # grid cell size (m)
     cmax: int = 0  # cells per side covered by the grid
     origin: FloatArray = field(default_factory=lambda: np.zeros(2))
@@ -151,6 +155,7 @@ class RoadSegments:
             joint=self.joint[rows],
             next_d=self.next_d[rows],
             shallow_road=self.shallow_road,
+            snap_band=self.snap_band[rows],
             start=np.searchsorted(road, np.arange(len(self.start))).astype(np.int64),
         )
         out.index()
@@ -217,6 +222,16 @@ class RoadSegments:
             dev = np.where(clen > 0, cross / np.maximum(clen, 1e-300), 0.0)
             shallow = dev < (SIMPLIFY_BAND * h[j] + BAND_SLACK_M)
             shallow_road[road[j[shallow]]] = True
+        # Turns below ~1e-3 rad: GEOS snaps the inside corner to an end of one offset segment
+        # (their ends closer than 1e-3 of the distance), so its edge along the two segments
+        # leaves the exact offset line by up to h·θ²/2; rows there take the band test too.
+        snap_band = np.zeros(len(keep), dtype=bool)
+        if len(j):
+            dot = d[j, 0] * next_d[j, 0] + d[j, 1] * next_d[j, 1]
+            turn = d[j, 0] * next_d[j, 1] - d[j, 1] * next_d[j, 0]
+            tiny = (1.0 - dot < SNAP_TURN_1MCOS) & (turn != 0.0)
+            snap_band[j[tiny]] = True
+            snap_band[j[tiny] + 1] = True
         start = np.searchsorted(road, np.arange(n_roads + 1)).astype(np.int64)
         out = cls(
             a=a,
@@ -230,6 +245,7 @@ class RoadSegments:
             joint=joint,
             next_d=next_d,
             shallow_road=shallow_road,
+            snap_band=snap_band,
             start=start,
         )
         out.index()
@@ -414,7 +430,7 @@ def _row_ranges(  # noqa: PLR0917
     lo_t, hi_t = np.maximum(wt0, ot0), np.minimum(wt1, ot1)
     in_band = (hi_t > lo_t) & ~((it0 <= lo_t) & (it1 >= hi_t))
     amb[jk[in_band]] = True
-    sh = np.flatnonzero(segs.shallow_road[r])
+    sh = np.flatnonzero(segs.shallow_road[r] | segs.snap_band[k])
     if len(sh):
         hb = h[sh]
         o0, o1 = _liang_barsky(u0[sh], du[sh], v0[sh], dv[sh], seg_l[sh], hb * (1 + SIMPLIFY_BAND) + BAND_SLACK_M)
@@ -467,7 +483,18 @@ def clip_lines(
     # rows in an ambiguity band where the GEOS corridor may differ from the exact one.
     if COMPILED:
         rt0, rt1, dt0_all, dt1_all, amb = _fused.row_ranges(
-            s, k, sp, sq, slen, segs.a, segs.d, segs.h, segs.length, segs.joint, segs.next_d, segs.shallow_road[r]
+            s,
+            k,
+            sp,
+            sq,
+            slen,
+            segs.a,
+            segs.d,
+            segs.h,
+            segs.length,
+            segs.joint,
+            segs.next_d,
+            segs.shallow_road[r] | segs.snap_band[k],
         )
     else:
         rt0, rt1, jk, dt0, dt1, amb = _row_ranges(s, k, r, sp, sq, slen, segs)
@@ -846,7 +873,7 @@ def _inside_rectangle(geoms: NDArray[np.object_], gi: IntArray, k: IntArray, seg
     geometries other than Polygons, are ``False``.
     """
     out = np.zeros(len(gi), dtype=bool)
-    ok = (shapely.get_type_id(geoms)[gi] == 3) & ~segs.shallow_road[segs.road[k]]
+    ok = (shapely.get_type_id(geoms)[gi] == 3) & ~segs.shallow_road[segs.road[k]] & ~segs.snap_band[k]
     rows = np.flatnonzero(ok)
     if len(rows) == 0:
         return out

@@ -856,3 +856,29 @@ def test_compiled_loops_use_the_clip_constants() -> None:
         _clip.FILLET_BAND,
         _clip.BAND_SLACK_M,
     )
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_inside_turn_snapped_by_geos(compiled: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 1e-3 rad turn: GEOS snaps the inside corner to an offset segment's end, moving its edge by ~1e-6 m.
+
+    (Found by test_prop_grazing_routes_match_reference: the cut's off-road length was 1.03e-6 m off.)
+    """
+    import geo._clip
+
+    monkeypatch.setattr(geo._clip, "COMPILED", compiled)
+    road = R(
+        "R",
+        LineString(
+            [
+                (0, 0),
+                (43.22418446945118, 67.31767878463172),
+                (48.88316060286741, 147.11727771295608),
+                (54.60181366412493, 228.9176261667675),
+            ]
+        ),
+        width=8.0,
+    )
+    works = [W("cut", LineString([(40.124409737827, 108.21497323539796), (52.124409737827, 108.21497323539796)]))]
+    works += [W(f"p{k}", LineString([(40.0 + k * 0.7, 60.0), (57.0 + k * 0.7, 240.0)])) for k in range(8)]
+    assert_matches_reference(works, [road])
