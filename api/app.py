@@ -35,6 +35,29 @@ Geometries are GeoJSON in EPSG:4490 (longitude first).
 """
 
 
+def warm_up(engine: Engine) -> None:
+    """Import the rule's modules and read the road network once, before the first request.
+
+    Otherwise the first upload of each worker process pays for them (about 2 s: geopandas,
+    the compiled detector loops, the roads as domain objects). Best effort: a database that
+    is not reachable now only leaves the first upload slower.
+    """
+    import importlib
+    import logging
+
+    from sqlalchemy.orm import Session
+
+    from api.services.check import cached_roads
+
+    for module in ("geo.intake", "geo.overlap", "scheduling.findings"):
+        importlib.import_module(module)
+    try:
+        with Session(engine) as session:
+            cached_roads(session)
+    except Exception as exc:  # a warm-up must not stop the service from starting
+        logging.getLogger(__name__).warning("road cache not warmed: %s", exc)
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Create the application.
 
@@ -60,6 +83,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        warm_up(app.state.engine)
         yield
         if app.state.owns_engine:
             app.state.engine.dispose()

@@ -20,28 +20,37 @@ With ``--baseline REV`` the same runs are made, in the same process run, against
 git revision REV (extracted with ``git archive`` into a temporary directory, its own schema seeded
 identically), and the ratio baseline / current is printed next to each figure.
 
-    .venv/bin/python bench/api.py --works 100000 --clients 8 --requests 200 --big 10000 --baseline 4f42772
+    .venv/bin/python bench/api.py --works 100000 --clients 8 --requests 200 --big 10000 --baseline aab2192
     .venv/bin/python bench/api.py --reuse      # keep the seeded works of a previous run
+
+Every run uploads new works (the run's time is part of their ids), also with ``--reuse``.
+``--single N`` also times N uploads one at a time in-process, for old and new: wall, service CPU,
+PostgreSQL backend CPU (read from /proc) and SQL statements, figures the machine's other load
+disturbs far less than the closed-loop latencies.
 
 The server, PostgreSQL and the client threads share the machine's 2 cores: a closed loop of 8
 clients measures the throughput of those 2 cores as much as the latency of one upload.
 
 Measured 2026-11-27 on the shared 2-core build machine (PostgreSQL 15 + PostGIS on the same host,
-uvicorn --workers 2, load average 1.8–3.3 from other jobs), 100k works, 7,564 streets, three runs
-each with ``--baseline 4f42772`` (the code before the COPY / read-as-columns / road-cache work):
+uvicorn --workers 2, load average 2.2–5.9 from other jobs), 100k works, 7,564 streets, three runs
+with ``--baseline aab2192`` (the service before this round: ORM rows per statement, 14 statements
+per upload, every finding in the answer):
 
-* one 50-vertex route, 8 clients spread over the city: p50 172–232 ms, p95 271–363 ms, p99
-  405 ms (after the 4-per-client warm-up), 30–34 req/s; baseline in the same runs p50 257–350 ms,
-  p95 424–509 ms, 19–24 req/s (1.2–2.0x). All 8 in one 1 km square (they wait for each other's
-  grid-cell locks): p50 237–275 ms, p95 513–652 ms, 25–29 req/s; baseline p95 820–1184 ms.
-  Target p95 < 100 ms NOT met: in a closed loop the latency is about 8 × the CPU per upload / 2
-  cores, and an upload costs about 20–30 ms of CPU in the service (intake, rule, ORM, answer)
-  plus PostgreSQL and the client threads, all on the same 2 cores.
-* 10k-feature upload (about 106k findings, a 176 MB answer): 46.8–58.2 s over HTTP, baseline
-  106–133 s in the same runs (2.2–2.8x). Target < 10 s NOT met. In-process phases: intake 5.5–6.6 s,
-  storing the works 1.9–2.4 s, nearby works/roads 4.0–4.8 s (87,872 nearby works), rule 13.3–17.0 s
-  (detector + findings over new and nearby works), storing occupancies + 115k findings + 230k
-  links 13.7–21.3 s, building the answer 8.4–8.8 s.
+* one 50-vertex route, 8 clients spread over the city: p50 149–182 ms, p95 260–344 ms, p99
+  0.5–2.0 s, 34–38 req/s; baseline in the same runs p95 332–392 ms, 22–35 req/s (1.0–1.5x on p95:
+  the baseline's own figures moved as much between runs). All 8 in one 1 km square: p95
+  380–580 ms (baseline 619–924 ms). Target p95 < 100 ms NOT met.
+* one upload at a time in-process (``--single``, median of 60): 12 ms wall, 9 ms service CPU,
+  2.3 ms PostgreSQL backend CPU, 5 statements; baseline 38 ms, 21 ms, 4.8 ms, 14 statements.
+  Over HTTP one client waits 26–52 ms (p50) for these 12 ms: under this load every round trip
+  (pool pre-ping, BEGIN, auth, prelude, locks, nearby works, store, COMMIT) waits for the
+  scheduler, and 8 closed-loop clients queue behind each other on the 2 cores.
+* 10k-feature upload: 45.0–45.5 s over HTTP, baseline 54–89 s in the same runs (1.2–1.9x);
+  the answer counts the 106k findings (``findings_summary``, 9 MB instead of 176 MB). Target
+  < 10 s NOT met. In-process phases: intake 1.1–2.5 s, storing the works 1.8–2.7 s, nearby
+  works/roads 4.3–5.4 s (88k nearby works), rule 9–15 s (detector with ``focus`` + findings),
+  storing occupancies + 106–115k findings + 230k links 18–23 s (COPY; the links' foreign-key
+  checks are ~3 s of it, the findings' GiST index ~1 s), building the answer 0.7–0.9 s.
 """
 
 from __future__ import annotations
