@@ -20,11 +20,9 @@ Severities:
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import gc
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -43,6 +41,7 @@ from onetrench.domain import (
     WorksKind,
 )
 from onetrench.errors import InputError, Problem
+from onetrench.gcpause import without_cyclic_gc
 from onetrench.settings import BlackoutPeriod, RuleThresholds, Settings
 from scheduling._geom import road_substring, road_substrings
 from scheduling.clearance_table import Confidence, max_clearance_m, required_clearance_m
@@ -316,34 +315,7 @@ def _cut_geometries(cuts: _Cuts) -> None:
         _SET_GEOMETRY(f, geom)
 
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _without_gc(func: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run ``func`` with the cyclic garbage collector paused (resumed after, if it was running).
-
-    Building 100k+ findings (texts, data dicts, road geometries) among the works, occupancies and
-    stretches of a large upload set off several full collections, each walking every object of the
-    heap: a quarter to a third of :func:`evaluate`'s time at 10k new works.
-    Its objects form no reference cycles, so nothing is left for the collector to find later;
-    as ``geo.overlap`` does for the detector's stretches.
-    """
-
-    @functools.wraps(func)
-    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        was = gc.isenabled()
-        gc.disable()
-        try:
-            return func(*args, **kwargs)
-        finally:
-            if was:
-                gc.enable()
-
-    return run
-
-
-@_without_gc
+@without_cyclic_gc
 def evaluate(
     works: Sequence[Work],
     roads: Sequence[Road],

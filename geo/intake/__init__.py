@@ -33,14 +33,12 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
-import functools
-import gc
 import io
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Any, Literal
 
 import numpy as np
 import shapely
@@ -79,6 +77,7 @@ from geo.validate import (
 )
 from onetrench.domain import ExcavationMethod, UtilityKind, Work
 from onetrench.errors import CRSError, OnetrenchError, PayloadTooLarge, Problem, UnreadableFile
+from onetrench.gcpause import without_cyclic_gc
 from onetrench.settings import Settings, get_settings
 
 __all__ = ["Format", "IntakeResult", "read_many", "read_works", "work_to_json"]
@@ -192,34 +191,7 @@ def work_to_json(work: Work, *, settings: Settings | None = None) -> dict[str, A
 # --------------------------------------------------------------------------------------
 
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _without_gc(func: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run ``func`` with the cyclic garbage collector paused (resumed after, if it was running).
-
-    Parsing a large upload (the JSON document, features, problems, works) sets off full
-    collections walking every object of the heap: 30–50 % of :func:`read_works`' time for a
-    10k-feature body.
-    Its objects form no reference cycles, so nothing is left for the collector to find later;
-    as ``geo.overlap`` does for the detector's stretches.
-    """
-
-    @functools.wraps(func)
-    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        was = gc.isenabled()
-        gc.disable()
-        try:
-            return func(*args, **kwargs)
-        finally:
-            if was:
-                gc.enable()
-
-    return run
-
-
-@_without_gc
+@without_cyclic_gc
 def read_works(
     path: str | Path,
     *,
