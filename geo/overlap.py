@@ -31,13 +31,12 @@ Examples
 
 from __future__ import annotations
 
-import gc
 import itertools
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import numpy as np
 import shapely
@@ -60,10 +59,8 @@ from geo.occupancy import (
 from geo.roads import RoadNetwork, as_network
 from onetrench.domain import Interval, Occupancy, OffRoadPart, Road, SharedStretch, Work
 from onetrench.errors import InputError
+from onetrench.gcpause import without_cyclic_gc
 from onetrench.settings import Settings, get_settings
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
 #: Shared lengths this close below ``min_shared_m`` still count (floating-point noise of projection).
 THRESHOLD_TOLERANCE_M = 1e-6
@@ -283,28 +280,7 @@ def _string_ranks(values: Sequence[str]) -> IntArray:
     return ranks
 
 
-def _without_gc(func: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run ``func`` with the cyclic garbage collector paused (it is resumed if it was running).
-
-    Building tens of thousands of small objects triggers a collection every 700 allocations,
-    each scanning the young objects: about 15 % of the time of :func:`_stretches`. None of these
-    objects forms a cycle, so nothing is left for the collector to find later.
-    """
-
-    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        was = gc.isenabled()
-        gc.disable()
-        try:
-            return func(*args, **kwargs)
-        finally:
-            if was:
-                gc.enable()
-
-    run.__doc__ = func.__doc__
-    return run
-
-
-@_without_gc
+@without_cyclic_gc
 def _stretches(
     pairs: PairTable, ids: Sequence[str], road_ids: Sequence[str], road_rank: IntArray | None = None
 ) -> list[SharedStretch]:

@@ -52,8 +52,6 @@ def test_bulk_objects_equal_init_and_validate_when_asked() -> None:
 def test_garbage_collector_state_is_restored() -> None:
     import gc
 
-    from geo.overlap import _without_gc
-
     roads, works = make_city(1, split=False)
     assert gc.isenabled()
     assert detect(works, roads, settings=S10).shared
@@ -64,12 +62,4 @@ def test_garbage_collector_state_is_restored() -> None:
         assert not gc.isenabled()  # left paused when the caller had paused it
     finally:
         gc.enable()
-
-    @_without_gc
-    def fails() -> None:
-        assert not gc.isenabled()
-        raise ValueError("boom")
-
-    with pytest.raises(ValueError, match="boom"):
-        fails()
-    assert gc.isenabled()
+    # the error path and threads: tests/test_gcpause.py
