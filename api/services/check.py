@@ -181,16 +181,6 @@ def _within(geoms: list[Any], others: list[Any], margin: float) -> list[bool]:
     return flags
 
 
-@dataclass
-class _Detection:
-    """A detection result narrowed to what concerns some works (the shape ``evaluate`` reads)."""
-
-    occupancy: list[Occupancy]
-    shared: list[Any]
-    off_road: list[Any]
-    outside_district: list[Any] = field(default_factory=list)
-
-
 def run_rule(
     works: list[Work], roads: list[Road], settings: Settings, *, focus: set[str] | None = None
 ) -> tuple[list[Finding], list[Occupancy]]:
@@ -207,40 +197,19 @@ def run_rule(
     from scheduling.findings import evaluate
 
     detection = detect(works, roads, settings=settings, focus=focus)
-    occupancy = detection.occupancy
-    occ_list: list[Occupancy] = list(occupancy.values()) if isinstance(occupancy, dict) else list(occupancy)
-    if focus is None:
-        narrowed = _Detection(
-            occupancy=occ_list,
-            shared=list(detection.shared),
-            off_road=list(detection.off_road),
-            outside_district=list(getattr(detection, "outside_district", ()) or ()),
-        )
-        subset, road_list = works, roads
-    else:
-        shared = [s for s in detection.shared if not focus.isdisjoint(s.work_ids)]
-        involved = set(focus) | {w for s in shared for w in s.work_ids}
-        narrowed = _Detection(
-            occupancy=[o for o in occ_list if o.work_id in involved],
-            shared=shared,
-            off_road=[p for p in detection.off_road if getattr(p, "work_id", None) in focus],
-            outside_district=[
-                p for p in getattr(detection, "outside_district", ()) or () if getattr(p, "work_id", None) in focus
-            ],
-        )
+    occupancy = list(detection.occupancy)
+    subset, road_list = works, roads
+    if focus is not None:
+        # detect(focus=) already keeps only the pairs and off-road parts of the focus works, and
+        # the occupancy of the focus works and of the works sharing a road with them
+        involved = set(focus) | {o.work_id for o in occupancy}
         subset = [w for w in works if w.work_id in involved]
-        road_ids = {o.road_id for o in narrowed.occupancy}
+        road_ids = {o.road_id for o in occupancy}
         road_list = [r for r in roads if r.road_id in road_ids]
     findings = evaluate(
-        subset,
-        road_list,
-        narrowed.occupancy,
-        narrowed.shared,
-        settings=settings,
-        off_road=narrowed.off_road,
-        outside_district=narrowed.outside_district,
+        subset, road_list, occupancy, list(detection.shared), settings=settings, off_road=list(detection.off_road)
     )
-    return list(findings), occ_list
+    return list(findings), occupancy
 
 
 # --------------------------------------------------------------------------------------
@@ -256,6 +225,17 @@ class _RoadCache:
     roads: list[Road]
     pks: list[int]
     tree: shapely.STRtree
+
+    def near(self, geoms: Sequence[Any], width: float) -> tuple[list[Road], dict[str, int]]:
+        """The roads a work among ``geoms`` can lie in, and their primary keys by road id.
+
+        A road qualifies when its centreline is within ``width`` / 2 (half the widest red line).
+        """
+        if width <= 0 or not self.roads:
+            return [], {}
+        hit = self.tree.query(geoms, predicate="dwithin", distance=width / 2.0)
+        idx = sorted(set(hit[1].tolist()))
+        return [self.roads[i] for i in idx], {self.roads[i].road_id: self.pks[i] for i in idx}
 
 
 _ROAD_CACHE: weakref.WeakKeyDictionary[Engine, _RoadCache] = weakref.WeakKeyDictionary()
@@ -379,13 +359,7 @@ def check_works(
     width = stamp[2]
     road_cache = cached_roads(session, stamp)
     new_geoms = [w.geometry for w in live_works]
-    if width > 0 and road_cache.roads:
-        hit = road_cache.tree.query(new_geoms, predicate="dwithin", distance=width / 2.0)
-        road_idx = sorted(set(hit[1].tolist()))
-    else:
-        road_idx = []
-    roads = [road_cache.roads[i] for i in road_idx]
-    road_pk = {road_cache.roads[i].road_id: road_cache.pks[i] for i in road_idx}
+    roads, road_pk = road_cache.near(new_geoms, width)
     near = _near_work_rows(session, live_ids, width) if width > 0 else []
     keep = _within(new_geoms, [w.geometry for _, w in near], width)
     near = [x for x, k in zip(near, keep, strict=True) if k]
