@@ -115,6 +115,26 @@ _COPY_COLUMNS = (
 )
 
 
+def _ewkb(geoms: list[Any]) -> list[bytes]:
+    """EWKB of geometries in the working CRS (with its SRID), as the bulk paths send them."""
+    return list(shapely.to_wkb(shapely.set_srid(np.array(geoms, dtype=object), SRID), include_srid=True).tolist())
+
+
+def _first_version_records(
+    ids: list[int], items: list[tuple[str, Work]], org_id: int, now: dt.datetime
+) -> list[dict[str, Any]]:
+    """Column values of the ``works`` rows of new works (``(key, work)``), as both bulk paths write them."""
+    records: list[dict[str, Any]] = []
+    for pk, (key, work) in zip(ids, items, strict=True):
+        rec: dict[str, Any] = {"id": pk, "key": key, "org_id": org_id, "work_id": work.work_id}
+        rec.update((name, getattr(work, name)) for name in WORK_FIELDS)
+        rec.update(
+            attributes=jsonable(dict(work.attributes)), version=1, withdrawn=False, created_at=now, updated_at=now
+        )
+        records.append(rec)
+    return records
+
+
 def _copy_new_works(
     session: Session, principal: Principal, fresh: list[tuple[str, Work]], now: dt.datetime
 ) -> list[WorkRow]:
@@ -124,18 +144,9 @@ def _copy_new_works(
     """
     ids = next_ids(session, "works", len(fresh))
     geoms = [w.geometry for _, w in fresh]
-    ewkb: list[bytes] = shapely.to_wkb(
-        shapely.set_srid(np.array(geoms, dtype=object), SRID), include_srid=True
-    ).tolist()
+    ewkb = _ewkb(geoms)
     ewkb_hex = [g.hex() for g in ewkb]
-    records: list[dict[str, Any]] = []
-    for pk, (key, work) in zip(ids, fresh, strict=True):
-        rec: dict[str, Any] = {"id": pk, "key": key, "org_id": principal.org_id, "work_id": work.work_id}
-        rec.update((name, getattr(work, name)) for name in WORK_FIELDS)
-        rec.update(
-            attributes=jsonable(dict(work.attributes)), version=1, withdrawn=False, created_at=now, updated_at=now
-        )
-        records.append(rec)
+    records = _first_version_records(ids, fresh, principal.org_id, now)
     copy_rows(
         session,
         "works",
@@ -287,28 +298,15 @@ def _store_new_small_pg(
     geoms = [work.geometry for _, work in items]
     lock_works(session, geoms, margin=stamp[2])
     now = utcnow()
-    ewkb = shapely.to_wkb(shapely.set_srid(np.array(geoms, dtype=object), SRID), include_srid=True).tolist()
-    records: list[dict[str, Any]] = []
-    for pk, (key, work) in zip(new_ids, items, strict=True):
-        rec: dict[str, Any] = {"id": pk, "key": key, "org_id": principal.org_id, "work_id": work.work_id}
-        rec.update((name, getattr(work, name)) for name in WORK_FIELDS)
-        rec.update(
-            attributes=jsonable(dict(work.attributes)), version=1, withdrawn=False, created_at=now, updated_at=now
-        )
-        records.append(rec)
+    ewkb = _ewkb(geoms)
+    records = _first_version_records(new_ids, items, principal.org_id, now)
     # the stamp is read again under the lock: a road load may have committed since
     stamp, near = upload_pg.near_works(session, ewkb)
     width = stamp[2]
     keep = _within(geoms, [w.geometry for _, w in near], width)
     near = [x for x, k in zip(near, keep, strict=True) if k]
     road_cache = cached_roads(session, stamp)
-    if width > 0 and road_cache.roads:
-        hit = road_cache.tree.query(geoms, predicate="dwithin", distance=width / 2.0)
-        road_idx = sorted(set(hit[1].tolist()))
-    else:
-        road_idx = []
-    roads = [road_cache.roads[i] for i in road_idx]
-    road_pk = {road_cache.roads[i].road_id: road_cache.pks[i] for i in road_idx}
+    roads, road_pk = road_cache.near(geoms, width)
     new_keys = set(latest)
     pk_by_key = {key: rec["id"] for key, rec in zip(latest, records, strict=True)} | {w.work_id: pk for pk, w in near}
     live_works = [
