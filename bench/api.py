@@ -67,20 +67,33 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-from pyproj import Transformer
 from shapely.geometry import LineString
 from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from city import (  # noqa: E402
+    BLOCK,
+    STREET_BLOCKS,
+    TO_LONLAT,
+    UTILITIES,
+    X0,
+    Y0,
+    dates,
+    extract,
+    grid_lines,
+    route_points,
+    street_lines,
+    width_of,
+)
 
 from api.db import make_engine  # noqa: E402
 from api.migrate import upgrade  # noqa: E402
@@ -89,63 +102,27 @@ from api.services import auth  # noqa: E402
 from api.services.geometry import to_db  # noqa: E402
 from onetrench.domain import PavementKind, RoadClass, UtilityKind  # noqa: E402
 
-BLOCK = 250.0
-STREET_BLOCKS = 4
-UTILITIES = [UtilityKind.POWER, UtilityKind.WATER, UtilityKind.GAS, UtilityKind.TELECOM, UtilityKind.DRAINAGE]
-TO_LONLAT = Transformer.from_crs("EPSG:4545", "EPSG:4490", always_xy=True)
-X0, Y0 = Transformer.from_crs("EPSG:4490", "EPSG:4545", always_xy=True).transform(106.60, 28.85)
-
-
-def grid_lines(n_works: int) -> int:
-    """Lines per direction so that about 4 works cover each metre of street."""
-    return max(8, int((n_works * 0.3 / 4 / 2 / (BLOCK / 1000)) ** 0.5))
-
-
-def width_of(line: int) -> float:
-    return 40.0 if line % 8 == 0 else 16.0
-
 
 def streets(n_lines: int) -> list[dict[str, Any]]:
-    out = []
-    span = n_lines * BLOCK
-    for direction in ("h", "v"):
-        for i in range(n_lines):
-            for k in range(0, n_lines, STREET_BLOCKS):
-                a, b = k * BLOCK, min((k + STREET_BLOCKS) * BLOCK, span)
-                c = i * BLOCK
-                pts = [(X0 + a, Y0 + c), (X0 + b, Y0 + c)] if direction == "h" else [(X0 + c, Y0 + a), (X0 + c, Y0 + b)]
-                width = width_of(i)
-                out.append(
-                    {
-                        "road_id": f"{direction}{i}-{k}",
-                        "name": f"路{direction}{i}-{k}",
-                        "road_class": RoadClass.ARTERIAL if width == 40.0 else RoadClass.BRANCH,
-                        "width_m": width,
-                        "pavement": PavementKind.ASPHALT,
-                        "geometry": to_db(LineString(pts)),
-                        "loaded_at": utcnow(),
-                    }
-                )
-    return out
+    """Rows of the ``roads`` table for the city's streets."""
+    return [
+        {
+            "road_id": road_id,
+            "name": f"路{road_id}",
+            "road_class": RoadClass.ARTERIAL if width == 40.0 else RoadClass.BRANCH,
+            "width_m": width,
+            "pavement": PavementKind.ASPHALT,
+            "geometry": to_db(LineString(pts)),
+            "loaded_at": utcnow(),
+        }
+        for road_id, pts, width in street_lines(n_lines)
+    ]
 
 
 def route(rng: random.Random, n_lines: int, *, vertices: int = 2) -> tuple[LineString, int]:
-    """A route along a random street with a lateral offset inside its corridor."""
-    direction = rng.choice("hv")
-    line = rng.randrange(n_lines)
-    half = width_of(line) / 2 - 1.0
-    offset = rng.uniform(-half, half)
-    length = rng.uniform(100, 500)
-    start = rng.uniform(0, n_lines * BLOCK - length - 1)
-    along = [start + length * j / (vertices - 1) for j in range(vertices)]
-    c = line * BLOCK + offset
-    pts = [(X0 + s, Y0 + c) for s in along] if direction == "h" else [(X0 + c, Y0 + s) for s in along]
+    """A route along a random street with a lateral offset inside its corridor, and its grid line."""
+    pts, line = route_points(rng, n_lines, vertices=vertices)
     return LineString(pts), line
-
-
-def dates(rng: random.Random) -> tuple[dt.date, dt.date]:
-    start = dt.date(2026, 3, 1) + dt.timedelta(days=rng.randrange(600))
-    return start, start + dt.timedelta(days=rng.randrange(7, 40))
 
 
 def seed(engine: Engine, n_works: int, n_lines: int) -> dict[str, str]:
@@ -566,14 +543,6 @@ def prepare(
     engine.dispose()
     print(f"{schema}: works stored: {stored}; roads: {2 * n_lines * ((n_lines + STREET_BLOCKS - 1) // STREET_BLOCKS)}")
     return url, tokens
-
-
-def extract(rev: str) -> Path:
-    """The tree of git revision ``rev`` in a temporary directory (``git archive``)."""
-    target = Path(tempfile.mkdtemp(prefix=f"onetrench-{rev[:10]}-"))
-    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    return target
 
 
 def ratio(base: float | None, new: float, *, higher_is_better: bool = False) -> str:

@@ -43,68 +43,38 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from city import UTILITIES, dates, extract, grid_lines, route_points, street_lines  # noqa: E402
 from shapely.geometry import LineString  # noqa: E402
 
-from onetrench.domain import PavementKind, Road, RoadClass, UtilityKind, Work, WorksKind  # noqa: E402
-
-BLOCK = 250.0
-STREET_BLOCKS = 4
-UTILITIES = [UtilityKind.POWER, UtilityKind.WATER, UtilityKind.GAS, UtilityKind.TELECOM, UtilityKind.DRAINAGE]
-X0, Y0 = 374_000.0, 3_192_000.0  # working CRS (EPSG:4545), inside Qijiang
-
-
-def grid_lines(n_works: int) -> int:
-    """Lines per direction so that about 4 works cover each metre of street (as bench/api.py)."""
-    return max(8, int((n_works * 0.3 / 4 / 2 / (BLOCK / 1000)) ** 0.5))
-
-
-def width_of(line: int) -> float:
-    return 40.0 if line % 8 == 0 else 16.0
+from onetrench.domain import PavementKind, Road, RoadClass, Work, WorksKind  # noqa: E402
 
 
 def roads(n_lines: int) -> list[Road]:
+    """The city's streets, one in five with recent road works (moratorium)."""
     rng = random.Random(5)
     out = []
-    span = n_lines * BLOCK
-    for direction in ("h", "v"):
-        for i in range(n_lines):
-            for k in range(0, n_lines, STREET_BLOCKS):
-                a, b = k * BLOCK, min((k + STREET_BLOCKS) * BLOCK, span)
-                c = i * BLOCK
-                pts = [(X0 + a, Y0 + c), (X0 + b, Y0 + c)] if direction == "h" else [(X0 + c, Y0 + a), (X0 + c, Y0 + b)]
-                width = width_of(i)
-                recent = rng.random() < 0.2
-                out.append(
-                    Road(
-                        road_id=f"{direction}{i}-{k}",
-                        name=f"路{direction}{i}-{k}",
-                        road_class=RoadClass.ARTERIAL if width == 40.0 else RoadClass.BRANCH,
-                        width_m=width,
-                        geometry=LineString(pts),
-                        pavement=PavementKind.ASPHALT,
-                        last_works_date=dt.date(2022, 1, 1) + dt.timedelta(days=rng.randrange(1400))
-                        if recent
-                        else None,
-                        last_works_kind=rng.choice(list(WorksKind)) if recent else None,
-                    )
-                )
+    for road_id, pts, width in street_lines(n_lines):
+        recent = rng.random() < 0.2
+        out.append(
+            Road(
+                road_id=road_id,
+                name=f"路{road_id}",
+                road_class=RoadClass.ARTERIAL if width == 40.0 else RoadClass.BRANCH,
+                width_m=width,
+                geometry=LineString(pts),
+                pavement=PavementKind.ASPHALT,
+                last_works_date=dt.date(2022, 1, 1) + dt.timedelta(days=rng.randrange(1400)) if recent else None,
+                last_works_kind=rng.choice(list(WorksKind)) if recent else None,
+            )
+        )
     return out
 
 
 def works(rng: random.Random, n_lines: int, n: int, prefix: str, *, vertices: int) -> list[Work]:
     out = []
     for i in range(n):
-        direction = rng.choice("hv")
-        line = rng.randrange(n_lines)
-        half = width_of(line) / 2 - 1.0
-        offset = rng.uniform(-half, half)
-        length = rng.uniform(100, 500)
-        start = rng.uniform(0, n_lines * BLOCK - length - 1)
-        along = [start + length * j / (vertices - 1) for j in range(vertices)]
-        c = line * BLOCK + offset
-        pts = [(X0 + s, Y0 + c) for s in along] if direction == "h" else [(X0 + c, Y0 + s) for s in along]
-        begin = dt.date(2026, 3, 1) + dt.timedelta(days=rng.randrange(600))
-        end = begin + dt.timedelta(days=rng.randrange(7, 40))
+        pts, _ = route_points(rng, n_lines, vertices=vertices)
+        begin, end = dates(rng)
         kind = UTILITIES[i % len(UTILITIES)]
         flexible = rng.random() < 0.3
         out.append(
@@ -194,14 +164,6 @@ def measure(tree: Path, inputs_path: Path, out_path: Path, repeat: int) -> tuple
     with out_path.open("rb") as f:
         got: tuple[list[Any], float, float, float] = pickle.load(f)
     return got
-
-
-def extract(rev: str) -> Path:
-    """The tree of git revision ``rev`` in a temporary directory (``git archive``)."""
-    target = Path(tempfile.mkdtemp(prefix=f"onetrench-{rev[:10]}-"))
-    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    return target
 
 
 def main() -> None:

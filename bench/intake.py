@@ -19,7 +19,6 @@ works (every field, geometries exactly), errors and warnings must be equal.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import pickle
@@ -31,36 +30,25 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pyproj import Transformer
+from city import ROOT, TO_LONLAT, dates, extract, grid_lines, route_points
 
-ROOT = Path(__file__).resolve().parent.parent
-BLOCK = 250.0
 KINDS = ["燃气", "给水", "电力", "通信", "排水"]
-TO_LONLAT = Transformer.from_crs("EPSG:4545", "EPSG:4490", always_xy=True)
-X0, Y0 = Transformer.from_crs("EPSG:4490", "EPSG:4545", always_xy=True).transform(106.60, 28.85)
 
 
 def body(n: int, bad: float, seed: int = 2029) -> bytes:
     """A FeatureCollection of ``n`` routes, a share ``bad`` of them with one defect each."""
     rng = random.Random(seed)
-    n_lines = max(8, int((100_000 * 0.3 / 4 / 2 / (BLOCK / 1000)) ** 0.5))
+    n_lines = grid_lines(100_000)
     features = []
     for i in range(n):
-        horizontal = rng.random() < 0.5
-        line = rng.randrange(n_lines)
-        offset = rng.uniform(-7, 7)
-        length = rng.uniform(100, 500)
-        start = rng.uniform(0, n_lines * BLOCK - length - 1)
-        along = [start + length * j / 4 for j in range(5)]
-        c = line * BLOCK + offset
-        pts = [(X0 + s, Y0 + c) if horizontal else (X0 + c, Y0 + s) for s in along]
+        pts, _ = route_points(rng, n_lines, vertices=5)
         coords = [list(TO_LONLAT.transform(x, y)) for x, y in pts]
-        begin = dt.date(2026, 3, 1) + dt.timedelta(days=rng.randrange(600))
+        begin, end = dates(rng)
         props: dict[str, Any] = {
             "工程编号": f"B-{i}",
             "管线类别": KINDS[i % len(KINDS)],
             "计划开工": begin.isoformat(),
-            "计划完工": (begin + dt.timedelta(days=rng.randrange(7, 40))).isoformat(),
+            "计划完工": end.isoformat(),
         }
         if rng.random() < bad:
             defect = rng.choice(["crossing", "swapped", "dates", "utility", "nan", "z", "outside"])
@@ -118,14 +106,6 @@ def measure(tree: Path, data: Path, out: Path, repeat: int, mode: str) -> tuple[
     with out.open("rb") as f:
         got: tuple[Any, float, float] = pickle.load(f)
     return got
-
-
-def extract(rev: str) -> Path:
-    """The tree of git revision ``rev`` in a temporary directory (``git archive``)."""
-    target = Path(tempfile.mkdtemp(prefix=f"onetrench-{rev[:10]}-"))
-    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    return target
 
 
 def main() -> None:
