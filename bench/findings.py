@@ -106,19 +106,16 @@ def build(stored: int, new: int) -> dict[str, Any]:
     old = works(random.Random(8), n_lines, stored, "S", vertices=2)
     fresh = works(random.Random(2028), n_lines, new, "BIG", vertices=5)
     focus = {w.work_id for w in fresh}
-    detection = detect([*fresh, *old], road_list, settings=settings)
-    occ = detection.occupancy
-    occupancy = list(occ.values()) if isinstance(occ, dict) else list(occ)
-    shared = [s for s in detection.shared if not focus.isdisjoint(s.work_ids)]
-    involved = focus | {w for s in shared for w in s.work_ids}
-    occupancy = [o for o in occupancy if o.work_id in involved]
+    detection = detect([*fresh, *old], road_list, settings=settings, focus=focus)
+    occupancy = list(detection.occupancy)
+    involved = focus | {o.work_id for o in occupancy}
     road_ids = {o.road_id for o in occupancy}
     return {
         "works": [w for w in [*fresh, *old] if w.work_id in involved],
         "roads": [r for r in road_list if r.road_id in road_ids],
         "occupancy": occupancy,
-        "shared": shared,
-        "off_road": [(p.work_id, p.geometry) for p in detection.off_road if p.work_id in focus],
+        "shared": list(detection.shared),
+        "off_road": [(p.work_id, p.geometry) for p in detection.off_road],
         "settings": settings,
         "today": dt.date(2026, 1, 15),
     }
