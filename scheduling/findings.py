@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import shapely
@@ -326,6 +326,7 @@ def evaluate(
     today: dt.date | None = None,
     off_road: Iterable[Any] = (),
     outside_district: Iterable[Any] = (),
+    focus: Collection[str] | None = None,
 ) -> list[Finding]:
     """Return every finding of the plan, sorted by kind, road and works.
 
@@ -342,23 +343,55 @@ def evaluate(
     off_road, outside_district
         Parts of works outside every road corridor / outside the district, as
         ``(work_id, geometry)`` pairs or objects with those attributes.
+    focus
+        Work ids (e.g. the works of a new upload): when given, only the findings naming at least
+        one of them are made, the same as filtering the findings of the whole plan afterwards
+        (joint windows still see every work's roads). ``None``: every finding.
 
     Raises
     ------
     InputError
         When occupancy or shared stretches name unknown works or roads.
+
+    Examples
+    --------
+    >>> from shapely.geometry import LineString
+    >>> from onetrench.domain import UtilityKind
+    >>> line = LineString([(0, 0), (100, 0)])
+    >>> road = Road(road_id="R", name="x", road_class=RoadClass.BRANCH, width_m=20, geometry=line,
+    ...             last_works_date=dt.date(2025, 6, 1), last_works_kind=WorksKind.NEW)
+    >>> works = [Work(work_id=i, utility=UtilityKind.GAS, owner="", geometry=line,
+    ...               start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 9)) for i in "AB"]
+    >>> occupancy = [Occupancy(work_id=i, road_id="R", intervals=(Interval(0, 100),), offsets_m=(off,))
+    ...              for i, off in (("A", -5.0), ("B", 5.0))]
+    >>> shared = [SharedStretch(road_id="R", work_ids=("A", "B"), intervals=(Interval(0, 100),))]
+    >>> settings = Settings(blackouts=[])
+    >>> [(f.kind.value, f.work_ids) for f in evaluate(works, [road], occupancy, shared, settings=settings)]
+    [('same_road_same_period', ('A', 'B')), ('moratorium', ('A',)), ('moratorium', ('B',))]
+    >>> [(f.kind.value, f.work_ids) for f in evaluate(works, [road], occupancy, [], settings=settings, focus={"B"})]
+    [('moratorium', ('B',))]
     """
     validate_inputs(works, roads, occupancy, shared)
     ctx = _Ctx(works, roads, occupancy, settings)
     as_of = today or dt.date.today()
+    off_road_parts, outside_parts = part_items(off_road), part_items(outside_district)
+    occupancy_checked: Sequence[Occupancy] = occupancy
+    works_checked: Collection[str] = ctx.roads_of.keys()
+    if focus is not None:
+        focus = set(focus)
+        shared = [sh for sh in shared if not focus.isdisjoint(sh.work_ids)]
+        occupancy_checked = [o for o in occupancy if o.work_id in focus]
+        works_checked = [wid for wid in ctx.roads_of if wid in focus]
+        off_road_parts = [p for p in off_road_parts if p[0] in focus]
+        outside_parts = [p for p in outside_parts if p[0] in focus]
     out: list[Finding] = []
     out += _same_road(ctx, shared)
-    out += _moratorium(ctx, occupancy, as_of)
+    out += _moratorium(ctx, occupancy_checked, as_of)
     out += _clearance(ctx, shared)
     _cut_geometries(ctx.cuts)
-    out += _blackout(ctx)
-    out += _parts(ctx, part_items(off_road), FindingKind.OFF_ROAD)
-    out += _parts(ctx, part_items(outside_district), FindingKind.OUTSIDE_DISTRICT)
+    out += _blackout(ctx, works_checked)
+    out += _parts(ctx, off_road_parts, FindingKind.OFF_ROAD)
+    out += _parts(ctx, outside_parts, FindingKind.OUTSIDE_DISTRICT)
     out.sort(key=lambda f: (_KIND_ORDER[f.kind], f.road_id or "", f.work_ids))
     return out
 
@@ -657,9 +690,11 @@ def _clearance(ctx: _Ctx, shared: Sequence[SharedStretch]) -> list[Finding]:
 # --------------------------------------------------------------------------------------
 
 
-def _blackout(ctx: _Ctx) -> list[Finding]:
+def _blackout(ctx: _Ctx, work_ids: Collection[str]) -> list[Finding]:
+    """The blackout findings of the works ``work_ids`` (among those occupying a road)."""
     out = []
-    for wid, road_ids in ctx.roads_of.items():
+    for wid in work_ids:
+        road_ids = ctx.roads_of[wid]
         w = ctx.works[wid]
         for period in ctx.calendar.applicable(road_ids):
             if not (w.start <= period.end and w.end >= period.start):
