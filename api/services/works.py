@@ -63,6 +63,7 @@ from api.services.convert import (
 from api.services.geometry import from_db, shaped_element
 from onetrench.domain import ExcavationMethod, Finding, FindingKind, Work
 from onetrench.errors import Forbidden, InputError, NotFound, Problem
+from onetrench.gcpause import without_cyclic_gc
 from onetrench.settings import Settings
 
 #: Findings whose geometry is a stretch two works share (what another utility may see).
@@ -135,6 +136,7 @@ def _first_version_records(
     return records
 
 
+@without_cyclic_gc
 def _copy_new_works(
     session: Session, principal: Principal, fresh: list[tuple[str, Work]], now: dt.datetime
 ) -> list[WorkRow]:
@@ -261,7 +263,13 @@ def store_works(
     supersede_bundles(session, [row.id for row in changed_rule])
     created_ids = [row.id for row, change in rows if change is ChangeKind.CREATED]
     # the road stamp is read again under the lock: a road load may have committed since
-    check = check_works(session, [row for row, _ in rows], settings, fresh=created_ids)
+    check = check_works(
+        session,
+        [row for row, _ in rows],
+        settings,
+        fresh=created_ids,
+        inline_max=settings.upload_findings_inline_max,
+    )
     outcome.findings = check.findings
     outcome.timings = dict(check.timings)
     outcome.works = sorted((row for row, _ in rows), key=lambda r: r.id)
