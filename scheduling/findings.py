@@ -193,31 +193,26 @@ class _Ctx:
         for o in occupancy:
             self.roads_of[o.work_id].append(o.road_id)
         self.calendar = Calendar.from_settings(settings)
-        self._label_zh: dict[str, str] = {}
-        self._label_en: dict[str, str] = {}
-        self._road_zh: dict[str, str] = {}
-        self._road_en: dict[str, str] = {}
+        self._work_texts: dict[str, _WorkText] = {}
+        self._road_facts: dict[str, _RoadFacts] = {}
         self._rules: dict[RoadClass | None, RuleThresholds] = {}
         self._windows: dict[tuple[str, str, int], JointWindow | NoWindow] = {}
         self.cuts = _Cuts()
 
-    # Labels are kept as strings in two dicts, not as (zh, en) tuples: strings are no work for the
-    # garbage collector, and tens of thousands of surviving tuples would bring its full passes sooner.
+    def text(self, w: Work) -> _WorkText:
+        """The texts naming ``w``, made once per work."""
+        got = self._work_texts.get(w.work_id)
+        if got is None:
+            got = self._work_texts[w.work_id] = _WorkText(w)
+        return got
 
-    def label(self, w: Work) -> tuple[str, str]:
-        zh = self._label_zh.get(w.work_id)
-        if zh is None:
-            owner = f"，{w.owner}" if w.owner else ""
-            zh = self._label_zh[w.work_id] = f"{w.work_id}（{w.utility.zh}{owner}）"
-            self._label_en[w.work_id] = f"{w.work_id} ({w.utility.en})"
-        return zh, self._label_en[w.work_id]
-
-    def road_label(self, r: Road) -> tuple[str, str]:
-        zh = self._road_zh.get(r.road_id)
-        if zh is None:
-            zh = self._road_zh[r.road_id] = f"{r.name}（{r.road_id}）"
-            self._road_en[r.road_id] = f"{r.name} ({r.road_id})"
-        return zh, self._road_en[r.road_id]
+    def road(self, road_id: str) -> _RoadFacts:
+        """The road ``road_id``, its labels and its thresholds, looked up once per road."""
+        got = self._road_facts.get(road_id)
+        if got is None:
+            road = self.roads[road_id]
+            got = self._road_facts[road_id] = _RoadFacts(road, self.rule(road.road_class))
+        return got
 
     def rule(self, road_class: RoadClass | None) -> RuleThresholds:
         """``settings.rule_for(road_class)``, built once per class."""
@@ -239,6 +234,32 @@ class _Ctx:
         if again:
             self._windows[key] = got
         return got
+
+
+class _WorkText:
+    """How the findings name one work: its label, and its label followed by its planned dates."""
+
+    __slots__ = ("label_en", "label_zh", "plan_en", "plan_zh")
+
+    def __init__(self, w: Work) -> None:
+        owner = f"，{w.owner}" if w.owner else ""
+        self.label_zh = f"{w.work_id}（{w.utility.zh}{owner}）"
+        self.label_en = f"{w.work_id} ({w.utility.en})"
+        self.plan_zh = f"{self.label_zh}计划 {w.start}–{w.end}"
+        self.plan_en = f"{self.label_en} plans {w.start}–{w.end}"
+
+
+class _RoadFacts:
+    """One road as the findings use it: the road, its labels and the thresholds of its class."""
+
+    __slots__ = ("label_en", "label_zh", "min_shared_m", "period_gap_days", "road")
+
+    def __init__(self, road: Road, rule: RuleThresholds) -> None:
+        self.road = road
+        self.label_zh = f"{road.name}（{road.road_id}）"
+        self.label_en = f"{road.name} ({road.road_id})"
+        self.min_shared_m = rule.min_shared_m
+        self.period_gap_days = rule.period_gap_days
 
 
 class _Cuts:
@@ -410,35 +431,33 @@ _SAME_FIX_EN = (
 
 def _same_road(ctx: _Ctx, shared: Sequence[SharedStretch]) -> list[Finding]:
     out: list[Finding] = []
-    works, roads = ctx.works, ctx.roads
+    works = ctx.works
     left = Counter(sh.work_ids for sh in shared)  # stretches of each pair still to come
     for sh in shared:
-        left[sh.work_ids] -= 1
-        road = roads[sh.road_id]
-        rule = ctx.rule(road.road_class)
+        pair = sh.work_ids
+        left[pair] -= 1
+        on = ctx.road(sh.road_id)
         shared_m = sh.shared_m
-        if shared_m < rule.min_shared_m:
+        if shared_m < on.min_shared_m:
             continue
-        id_a, id_b = sh.work_ids
-        a, b = works[id_a], works[id_b]
-        (la_zh, la_en), (lb_zh, lb_en) = ctx.label(a), ctx.label(b)
-        rz, re_ = ctx.road_label(road)
+        a, b = works[pair[0]], works[pair[1]]
+        ta, tb = ctx.text(a), ctx.text(b)
         where = _stations(sh.intervals)
         base: dict[str, Any] = {"shared_m": round(shared_m, 3)}
-        if same_period(a.start, a.end, b.start, b.end, gap_days=rule.period_gap_days):
+        if same_period(a.start, a.end, b.start, b.end, gap_days=on.period_gap_days):
             out.append(
                 _finding(
                     ctx.cuts,
                     FindingKind.SAME_ROAD_SAME_PERIOD,
                     Severity.INFO,
-                    sh.work_ids,
-                    f"{rz} {where} 段：{la_zh}与{lb_zh}同一路段、同一时段施工，共用 {shared_m:.0f} m，"
-                    "应一次开挖、联合审批。",
-                    f"{re_} {where}: {la_en} and {lb_en} dig the same road in the same period over "
+                    pair,
+                    f"{on.label_zh} {where} 段：{ta.label_zh}与{tb.label_zh}同一路段、同一时段施工，"
+                    f"共用 {shared_m:.0f} m，应一次开挖、联合审批。",
+                    f"{on.label_en} {where}: {ta.label_en} and {tb.label_en} dig the same road in the same period over "
                     f"{shared_m:.0f} m: one excavation, one joint permit.",
                     _SAME_FIX_ZH,
                     _SAME_FIX_EN,
-                    road,
+                    on.road,
                     sh.intervals,
                     base,
                     sh.intervals,
@@ -446,14 +465,13 @@ def _same_road(ctx: _Ctx, shared: Sequence[SharedStretch]) -> list[Finding]:
             )
             continue
         zh = (
-            f"{rz} {where} 段：{la_zh}计划 {a.start}–{a.end}，{lb_zh}计划 {b.start}–{b.end}，"
-            f"同一路段不同时段施工，将重复开挖 {shared_m:.0f} m。"
+            f"{on.label_zh} {where} 段：{ta.plan_zh}，{tb.plan_zh}，同一路段不同时段施工，将重复开挖 {shared_m:.0f} m。"
         )
         en = (
-            f"{re_} {where}: {la_en} plans {a.start}–{a.end} and {lb_en} plans {b.start}–{b.end}: the same "
-            f"road would be dug twice over {shared_m:.0f} m (重复开挖)."
+            f"{on.label_en} {where}: {ta.plan_en} and {tb.plan_en}: the same road would be dug twice over "
+            f"{shared_m:.0f} m (重复开挖)."
         )
-        jw = ctx.joint_window(a, b, rule.period_gap_days, again=left[sh.work_ids] > 0)
+        jw = ctx.joint_window(a, b, on.period_gap_days, again=left[pair] > 0)
         if isinstance(jw, JointWindow):
             parts_zh, parts_en = [], []
             for w in (a, b):
@@ -470,7 +488,7 @@ def _same_road(ctx: _Ctx, shared: Sequence[SharedStretch]) -> list[Finding]:
             )
             severity = Severity.WARNING
             data = base | {
-                "proposal": {i: [jw.starts[i].isoformat(), jw.ends[i].isoformat()] for i in sh.work_ids},
+                "proposal": {i: [jw.starts[i].isoformat(), jw.ends[i].isoformat()] for i in pair},
                 "total_shift_days": jw.total_shift_days,
             }
         else:
@@ -489,12 +507,12 @@ def _same_road(ctx: _Ctx, shared: Sequence[SharedStretch]) -> list[Finding]:
                 ctx.cuts,
                 FindingKind.SAME_ROAD_DIFFERENT_PERIOD,
                 severity,
-                sh.work_ids,
+                pair,
                 zh,
                 en,
                 fix_zh,
                 fix_en,
-                road,
+                on.road,
                 sh.intervals,
                 data,
                 sh.intervals,
@@ -526,8 +544,8 @@ def _moratorium(ctx: _Ctx, occupancy: Sequence[Occupancy], as_of: dt.date) -> li
         w = ctx.works[occ.work_id]
         if not (w.start < until and w.end >= road.last_works_date):
             continue
-        lz, le = ctx.label(w)
-        rz, re_ = ctx.road_label(road)
+        lz, le = ctx.text(w).label_zh, ctx.text(w).label_en
+        rz, re_ = ctx.road(road.road_id).label_zh, ctx.road(road.road_id).label_en
         where = _stations(occ.intervals)
         kind = road.last_works_kind
         zh = (
@@ -643,8 +661,9 @@ def _clearance(ctx: _Ctx, shared: Sequence[SharedStretch]) -> list[Finding]:
         if worst is None:
             continue
         road = ctx.roads[sh.road_id]
-        (la_zh, la_en), (lb_zh, lb_en) = ctx.label(a), ctx.label(b)
-        rz, re_ = ctx.road_label(road)
+        ta, tb, on = ctx.text(a), ctx.text(b), ctx.road(road.road_id)
+        la_zh, la_en, lb_zh, lb_en = ta.label_zh, ta.label_en, tb.label_zh, tb.label_en
+        rz, re_ = on.label_zh, on.label_en
         measures = tuple(bad)
         where = _stations(measures)
         need = rule.clearance_m - worst
@@ -704,7 +723,7 @@ def _blackout(ctx: _Ctx, work_ids: Collection[str]) -> list[Finding]:
 
 
 def _blackout_finding(ctx: _Ctx, w: Work, road_ids: Sequence[str], period: BlackoutPeriod) -> Finding:
-    lz, le = ctx.label(w)
+    lz, le = ctx.text(w).label_zh, ctx.text(w).label_en
     concerned = sorted(r for r in road_ids if r in period.road_ids) if period.road_ids else []
     road = ctx.roads[concerned[0]] if concerned else None
     if concerned:
@@ -772,8 +791,8 @@ def _parts(ctx: _Ctx, items: list[tuple[str, BaseGeometry]], kind: FindingKind) 
     for wid in sorted(by_work):
         geom = shapely.union_all(by_work[wid])
         w = ctx.works.get(wid)
-        lz = ctx.label(w)[0] if w else wid
-        le = ctx.label(w)[1] if w else wid
+        lz = ctx.text(w).label_zh if w else wid
+        le = ctx.text(w).label_en if w else wid
         if geom.area > 0:
             size_zh, size_en = f"{geom.area:.0f} m²", f"{geom.area:.0f} m²"
         else:

@@ -29,7 +29,7 @@ from typing import Literal
 from onetrench.domain import Work
 from onetrench.settings import BlackoutPeriod, Settings
 
-__all__ = ["Calendar", "JointWindow", "NoWindow", "joint_window", "min_shift_together", "same_period"]
+__all__ = ["Calendar", "JointWindow", "NoWindow", "bounds_block", "joint_window", "min_shift_together", "same_period"]
 
 Run = tuple[int, int]
 _NOTHING: frozenset[str] = frozenset()
@@ -226,35 +226,12 @@ def joint_window(
     >>> jw.starts["B"], jw.total_shift_days
     (datetime.date(2027, 3, 10), 22)
     """
+    block = bounds_block(works, gap_days=gap_days)
+    if block is not None:
+        return block
     cal = calendar or Calendar()
     ids = [w.work_id for w in works]
     roads = road_ids or {}
-    for w in works:
-        if (w.window_end - w.window_start).days + 1 < w.duration_days:
-            return NoWindow(
-                reason="duration",
-                work_ids=(w.work_id,),
-                zh=f"{w.work_id} 的工期 {w.duration_days} 天超出其弹性时限 {w.window_start}–{w.window_end}",
-                en=f"{w.work_id}: duration {w.duration_days} days exceeds its bounds {w.window_start}–{w.window_end}",
-            )
-    # bounds alone: a common day t exists iff max(window_start) <= min(window_end) + gap
-    late = max(works, key=lambda w: (w.window_start, w.work_id))
-    early = min(works, key=lambda w: (w.window_end, w.work_id))
-    if (late.window_start - early.window_end).days > gap_days:
-        fixed = [w.work_id for w in (early, late) if w.earliest_start is None and w.latest_end is None]
-        zh = (
-            f"{late.work_id} 最早开工 {late.window_start} 晚于 {early.work_id} 最晚完工 {early.window_end}，"
-            "弹性时限不重叠"
-        )
-        en = (
-            f"{late.work_id} cannot start before {late.window_start}, after {early.work_id} must end "
-            f"({early.window_end}): their flexible bounds do not overlap"
-        )
-        if fixed:
-            zh += f"（{'、'.join(fixed)} 未提供弹性时限，计划日期固定）"
-            en += f" ({', '.join(fixed)} gave no flexible bounds: fixed dates)"
-        return NoWindow(reason="bounds", work_ids=(early.work_id, late.work_id), zh=zh, en=en)
-
     runs = [cal.allowed_starts(w, roads.get(w.work_id, ())) for w in works]
     for w, r in zip(works, runs, strict=True):
         if not r:
@@ -274,6 +251,62 @@ def joint_window(
         ends={i: dt.date.fromordinal(s + d - 1) for i, s, d in zip(ids, chosen, durs, strict=True)},
         shifts={i: s - s0 for i, s, s0 in zip(ids, chosen, starts, strict=True)},
     )
+
+
+def bounds_block(works: Sequence[Work], *, gap_days: int = 0) -> NoWindow | None:
+    """Why the works' own bounds leave no joint window, before any calendar, or ``None``.
+
+    A work whose duration exceeds its flexible bounds blocks first (reason ``"duration"``,
+    the first such work); otherwise the works block when the latest earliest start comes more
+    than ``gap_days`` after the earliest latest end (reason ``"bounds"``, ties between works
+    broken by work id). :func:`joint_window` returns this when it is not ``None``.
+
+    Examples
+    --------
+    >>> from shapely.geometry import LineString
+    >>> from onetrench.domain import UtilityKind
+    >>> d = dt.date
+    >>> def w(i, start, end, **kw):
+    ...     return Work(work_id=i, utility=UtilityKind.GAS, owner="x", geometry=LineString([(0, 0), (1, 0)]),
+    ...                 start=start, end=end, **kw)
+    >>> block = bounds_block([w("A", d(2027, 3, 1), d(2027, 3, 10)), w("B", d(2027, 4, 1), d(2027, 4, 10))])
+    >>> block.reason, block.work_ids
+    ('bounds', ('A', 'B'))
+    >>> block.en.split(": ")[0]
+    'B cannot start before 2027-04-01, after A must end (2027-03-10)'
+    >>> bounds_block([w("A", d(2027, 3, 1), d(2027, 3, 10), latest_end=d(2027, 3, 9))]).reason
+    'duration'
+    >>> bounds_block([w("A", d(2027, 3, 1), d(2027, 3, 10)), w("B", d(2027, 3, 11), d(2027, 3, 20))], gap_days=1)
+    """
+    late: tuple[dt.date, str, Work] | None = None  # greatest (window start, id), and the work
+    early: tuple[dt.date, str, Work] | None = None  # least (window end, id), and the work
+    for w in works:
+        first, last = w.earliest_start or w.start, w.latest_end or w.end
+        if (last - first).days < (w.end - w.start).days:
+            return NoWindow(
+                reason="duration",
+                work_ids=(w.work_id,),
+                zh=f"{w.work_id} 的工期 {w.duration_days} 天超出其弹性时限 {first}–{last}",
+                en=f"{w.work_id}: duration {w.duration_days} days exceeds its bounds {first}–{last}",
+            )
+        if late is None or (first, w.work_id) > late[:2]:
+            late = (first, w.work_id, w)
+        if early is None or (last, w.work_id) < early[:2]:
+            early = (last, w.work_id, w)
+    # bounds alone: a common day t exists iff max(window_start) <= min(window_end) + gap
+    if late is None or early is None or (late[0] - early[0]).days <= gap_days:
+        return None
+    (late_start, late_id, _), (early_end, early_id, _) = late, early
+    zh = f"{late_id} 最早开工 {late_start} 晚于 {early_id} 最晚完工 {early_end}，弹性时限不重叠"
+    en = (
+        f"{late_id} cannot start before {late_start}, after {early_id} must end ({early_end}): "
+        "their flexible bounds do not overlap"
+    )
+    fixed = [w.work_id for _, _, w in (early, late) if w.earliest_start is None and w.latest_end is None]
+    if fixed:
+        zh += f"（{'、'.join(fixed)} 未提供弹性时限，计划日期固定）"
+        en += f" ({', '.join(fixed)} gave no flexible bounds: fixed dates)"
+    return NoWindow(reason="bounds", work_ids=(early_id, late_id), zh=zh, en=en)
 
 
 def min_shift_together(
