@@ -191,7 +191,8 @@ def run_rule(
     ``focus`` (``geo.overlap.detect(focus=…)``: the other works are clipped only against the roads
     a focus work occupies), and the rule is run only over the works of ``focus`` and those sharing
     a road with them: pairs between other works are not evaluated (their findings are not wanted).
-    The returned occupancy is complete for the works of ``focus``. Only the findings are computed
+    The returned occupancy is complete for the works of ``focus``, and only findings naming a work
+    of ``focus`` are returned (``evaluate(focus=…)``). Only the findings are computed
     (:func:`scheduling.findings.evaluate`), not bundles or savings.
     """
     from geo.overlap import detect
@@ -208,7 +209,13 @@ def run_rule(
         road_ids = {o.road_id for o in occupancy}
         road_list = [r for r in roads if r.road_id in road_ids]
     findings = evaluate(
-        subset, road_list, occupancy, list(detection.shared), settings=settings, off_road=list(detection.off_road)
+        subset,
+        road_list,
+        occupancy,
+        list(detection.shared),
+        settings=settings,
+        off_road=list(detection.off_road),
+        focus=focus,
     )
     return list(findings), occupancy
 
@@ -366,8 +373,10 @@ def check_works(
     new_geoms = [w.geometry for w in live_works]
     roads, road_pk = road_cache.near(new_geoms, width)
     near = _near_work_rows(session, live_ids, width) if width > 0 else []
-    keep = _within(new_geoms, [w.geometry for _, w in near], width)
-    near = [x for x, k in zip(near, keep, strict=True) if k]
+    if session.get_bind().dialect.name == "sqlite":
+        # SpatiaLite's R*Tree compared bounding boxes only; PostGIS's ST_DWithin was exact
+        keep = _within(new_geoms, [w.geometry for _, w in near], width)
+        near = [x for x, k in zip(near, keep, strict=True) if k]
     result.compared_with = len(near)
     result.roads_considered = len(roads)
     pk_by_key = {r.key: r.id for r in live} | {w.work_id: pk for pk, w in near}
