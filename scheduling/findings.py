@@ -64,7 +64,9 @@ def station(measure_m: float) -> str:
     return f"K{m // 1000}+{m % 1000:03d}"
 
 
-def _stations(intervals: Iterable[Interval]) -> str:
+def _stations(intervals: Sequence[Interval]) -> str:
+    if len(intervals) == 1:  # the usual case, without the generator and join
+        return f"{station(intervals[0].from_m)}–{station(intervals[0].to_m)}"
     return "、".join(f"{station(iv.from_m)}–{station(iv.to_m)}" for iv in intervals)
 
 
@@ -221,32 +223,33 @@ class _Ctx:
             got = self._rules[road_class] = self.settings.rule_for(road_class)
         return got
 
-    def joint_window(self, a: Work, b: Work, gap_days: int, *, again: bool) -> JointWindow | NoWindow:
+    def joint_window(self, a: Work, b: Work, gap_days: int, *, keep: bool) -> JointWindow | NoWindow:
         """:func:`~scheduling.windows.joint_window` of two works.
 
-        Kept for the pair's next shared road when ``again`` (only then: the windows of the other
-        pairs are not kept alive, which would make the garbage collector's full passes longer).
+        Kept for the pair's other shared roads when ``keep`` (only then: most pairs share one road).
         """
         key = (a.work_id, b.work_id, gap_days)
-        got = self._windows.pop(key, None)
+        got = self._windows.get(key)
         if got is None:
             got = joint_window([a, b], calendar=self.calendar, road_ids=self.roads_of, gap_days=gap_days)
-        if again:
-            self._windows[key] = got
+            if keep:
+                self._windows[key] = got
         return got
 
 
 class _WorkText:
-    """How the findings name one work: its label, and its label followed by its planned dates."""
+    """How the findings name one work (its label, and its label followed by its planned dates), and its half width."""
 
-    __slots__ = ("label_en", "label_zh", "plan_en", "plan_zh")
+    __slots__ = ("half_width_m", "label_en", "label_zh", "plan_en", "plan_zh")
 
     def __init__(self, w: Work) -> None:
         owner = f"，{w.owner}" if w.owner else ""
         self.label_zh = f"{w.work_id}（{w.utility.zh}{owner}）"
         self.label_en = f"{w.work_id} ({w.utility.en})"
-        self.plan_zh = f"{self.label_zh}计划 {w.start}–{w.end}"
-        self.plan_en = f"{self.label_en} plans {w.start}–{w.end}"
+        dates = f"{w.start}–{w.end}"
+        self.plan_zh = f"{self.label_zh}计划 {dates}"
+        self.plan_en = f"{self.label_en} plans {dates}"
+        self.half_width_m = (w.diameter_mm or 0.0) / 1000.0 / 2  # to the outer wall, from the pipe axis
 
 
 class _RoadFacts:
@@ -432,10 +435,10 @@ _SAME_FIX_EN = (
 def _same_road(ctx: _Ctx, shared: Sequence[SharedStretch]) -> list[Finding]:
     out: list[Finding] = []
     works = ctx.works
-    left = Counter(sh.work_ids for sh in shared)  # stretches of each pair still to come
+    # the pairs sharing more than one road: their joint window is kept for the next road
+    repeated = {pair for pair, n in Counter(sh.work_ids for sh in shared).items() if n > 1}
     for sh in shared:
         pair = sh.work_ids
-        left[pair] -= 1
         on = ctx.road(sh.road_id)
         shared_m = sh.shared_m
         if shared_m < on.min_shared_m:
@@ -443,7 +446,7 @@ def _same_road(ctx: _Ctx, shared: Sequence[SharedStretch]) -> list[Finding]:
         a, b = works[pair[0]], works[pair[1]]
         ta, tb = ctx.text(a), ctx.text(b)
         where = _stations(sh.intervals)
-        base: dict[str, Any] = {"shared_m": round(shared_m, 3)}
+        rounded_m = round(shared_m, 3)
         if same_period(a.start, a.end, b.start, b.end, gap_days=on.period_gap_days):
             out.append(
                 _finding(
@@ -459,7 +462,7 @@ def _same_road(ctx: _Ctx, shared: Sequence[SharedStretch]) -> list[Finding]:
                     _SAME_FIX_EN,
                     on.road,
                     sh.intervals,
-                    base,
+                    {"shared_m": rounded_m},
                     sh.intervals,
                 )
             )
@@ -471,7 +474,7 @@ def _same_road(ctx: _Ctx, shared: Sequence[SharedStretch]) -> list[Finding]:
             f"{on.label_en} {where}: {ta.plan_en} and {tb.plan_en}: the same road would be dug twice over "
             f"{shared_m:.0f} m (重复开挖)."
         )
-        jw = ctx.joint_window(a, b, on.period_gap_days, again=left[pair] > 0)
+        jw = ctx.joint_window(a, b, on.period_gap_days, keep=pair in repeated)
         if isinstance(jw, JointWindow):
             parts_zh, parts_en = [], []
             for w in (a, b):
@@ -487,7 +490,8 @@ def _same_road(ctx: _Ctx, shared: Sequence[SharedStretch]) -> list[Finding]:
                 "dig together under one joint permit."
             )
             severity = Severity.WARNING
-            data = base | {
+            data: dict[str, Any] = {
+                "shared_m": rounded_m,
                 "proposal": {i: [jw.starts[i].isoformat(), jw.ends[i].isoformat()] for i in pair},
                 "total_shift_days": jw.total_shift_days,
             }
@@ -501,7 +505,12 @@ def _same_road(ctx: _Ctx, shared: Sequence[SharedStretch]) -> list[Finding]:
                 "re-plan, or the later work should go trenchless, so the road is not dug twice."
             )
             severity = Severity.BLOCKING
-            data = base | {"blocking": jw.reason, "blocking_works": list(jw.work_ids), "blackouts": list(jw.blackouts)}
+            data = {
+                "shared_m": rounded_m,
+                "blocking": jw.reason,
+                "blocking_works": list(jw.work_ids),
+                "blackouts": list(jw.blackouts),
+            }
         out.append(
             _finding(
                 ctx.cuts,
@@ -621,50 +630,48 @@ def _moratorium(ctx: _Ctx, occupancy: Sequence[Occupancy], as_of: dt.date) -> li
 # --------------------------------------------------------------------------------------
 
 
-def _within(oa: Occupancy, ob: Occupancy, wa: float, wb: float, limit: float) -> bool:
-    """Whether two occupancies come closer than ``limit`` (outer walls) on an interval they share."""
+def _side_by_side(oa: Occupancy, ob: Occupancy, half_a: float, half_b: float) -> list[tuple[float, float, float]]:
+    """``(from_m, to_m, clear distance)`` of each stretch where two occupancies run side by side.
+
+    The clear distance is between the outer walls: the offsets' difference less both half widths.
+    """
+    out = []
     for ia, off_a in zip(oa.intervals, oa.offsets_m, strict=True):
         for ib, off_b in zip(ob.intervals, ob.offsets_m, strict=True):
-            if min(ia.to_m, ib.to_m) > max(ia.from_m, ib.from_m) and abs(off_a - off_b) - wa / 2 - wb / 2 < limit:
-                return True
-    return False
+            lo, hi = max(ia.from_m, ib.from_m), min(ia.to_m, ib.to_m)
+            if hi > lo:
+                out.append((lo, hi, abs(off_a - off_b) - half_a - half_b))
+    return out
 
 
 def _clearance(ctx: _Ctx, shared: Sequence[SharedStretch]) -> list[Finding]:
     out: list[Finding] = []
     # no row of the table asks for more than this: pairs farther apart need no rule lookup
     beyond = max_clearance_m() - 1e-9
+    occ, works = ctx.occ, ctx.works
     for sh in shared:
         id_a, id_b = sh.work_ids
-        oa, ob = ctx.occ.get((id_a, sh.road_id)), ctx.occ.get((id_b, sh.road_id))
+        oa, ob = occ.get((id_a, sh.road_id)), occ.get((id_b, sh.road_id))
         if oa is None or ob is None:
             continue
-        a, b = ctx.works[id_a], ctx.works[id_b]
-        wa = (a.diameter_mm or 0.0) / 1000.0
-        wb = (b.diameter_mm or 0.0) / 1000.0
-        if not _within(oa, ob, wa, wb, beyond):
+        a, b = works[id_a], works[id_b]
+        ta, tb = ctx.text(a), ctx.text(b)
+        close = [piece for piece in _side_by_side(oa, ob, ta.half_width_m, tb.half_width_m) if piece[2] < beyond]
+        if not close:
             continue
         rule = required_clearance_m(a, b)
         if rule is None:
             continue
-        bad: list[Interval] = []
-        worst: float | None = None
-        for ia, off_a in zip(oa.intervals, oa.offsets_m, strict=True):
-            for ib, off_b in zip(ob.intervals, ob.offsets_m, strict=True):
-                lo, hi = max(ia.from_m, ib.from_m), min(ia.to_m, ib.to_m)
-                if hi <= lo:
-                    continue
-                edge = abs(off_a - off_b) - wa / 2 - wb / 2
-                if edge < rule.clearance_m - 1e-9:
-                    bad.append(Interval(lo, hi))
-                    worst = edge if worst is None else min(worst, edge)
-        if worst is None:
+        limit = rule.clearance_m - 1e-9
+        bad = [piece for piece in close if piece[2] < limit]
+        if not bad:
             continue
-        road = ctx.roads[sh.road_id]
-        ta, tb, on = ctx.text(a), ctx.text(b), ctx.road(road.road_id)
+        worst = min(edge for _, _, edge in bad)
+        on = ctx.road(sh.road_id)
+        road = on.road
         la_zh, la_en, lb_zh, lb_en = ta.label_zh, ta.label_en, tb.label_zh, tb.label_en
         rz, re_ = on.label_zh, on.label_en
-        measures = tuple(bad)
+        measures = tuple(Interval(lo, hi) for lo, hi, _ in bad)
         where = _stations(measures)
         need = rule.clearance_m - worst
         assumed_zh = f"（假定：{'；'.join(rule.assumptions_zh)}）" if rule.assumptions_zh else ""

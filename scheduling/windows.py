@@ -296,7 +296,8 @@ def bounds_block(works: Sequence[Work], *, gap_days: int = 0) -> NoWindow | None
     # bounds alone: a common day t exists iff max(window_start) <= min(window_end) + gap
     if late is None or early is None or (late[0] - early[0]).days <= gap_days:
         return None
-    (late_start, late_id, _), (early_end, early_id, _) = late, early
+    late_id, early_id = late[1], early[1]
+    late_start, early_end = str(late[0]), str(early[0])  # the dates' ISO text, made once for both texts
     zh = f"{late_id} 最早开工 {late_start} 晚于 {early_id} 最晚完工 {early_end}，弹性时限不重叠"
     en = (
         f"{late_id} cannot start before {late_start}, after {early_id} must end ({early_end}): "
