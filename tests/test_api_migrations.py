@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, delete, insert, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -17,10 +17,18 @@ from api.models import SRID, AuditEvent, Base, Organisation, OrgKind, ServiceLoc
 OUR_TABLES = set(Base.metadata.tables)
 
 
+#: Foreign keys that PostgreSQL enforces with per-statement triggers instead (migration 0004).
+STATEMENT_CHECKED = {"fk_finding_works_finding_id_findings", "fk_finding_works_work_pk_works"}
+
+
 def _diffs(engine: Engine) -> list[object]:
+    postgres = engine.dialect.name == "postgresql"
+
     def include(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
         if type_ == "table":
             return name in OUR_TABLES
+        if type_ == "foreign_key_constraint" and postgres and name in STATEMENT_CHECKED:
+            return False  # tested by test_finding_links_keep_their_references
         # SpatiaLite's R*Tree spatial indexes are virtual tables, not reflected as indexes.
         return not (type_ == "index" and name is not None and name.startswith("idx_"))
 
@@ -141,3 +149,57 @@ def test_concurrent_upgrades_on_postgis_do_not_collide(api_postgis_engine: Engin
         conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     assert errors == []
     assert reached == [head_revision()] * 3
+
+
+def test_finding_links_keep_their_references(api_engine: Engine) -> None:
+    """A link must name a finding and a work that exist; deleting either deletes its links.
+
+    On SQLite these are foreign keys; on PostgreSQL per-statement triggers (migration 0004).
+    """
+    from pathlib import Path
+
+    from sqlalchemy.exc import IntegrityError
+
+    from api.models import FindingWork, Role, WorkRow
+    from api.services import auth
+    from api.services.roads import load_roads
+    from api.services.works import store_works
+    from geo.intake import read_works
+    from geo.roads import read_roads
+    from onetrench.settings import Settings
+
+    data = Path(__file__).parent / "data" / "api"
+    settings = Settings(database_url="sqlite://")
+
+    def principal(session: Session, code: str, kind: str) -> auth.Principal:
+        org = auth.create_organisation(session, code=code, name=code, kind=kind)
+        return auth.Principal(org_id=org.id, org_code=code, org_name=code, role=Role(kind))
+
+    with Session(api_engine) as session:
+        load_roads(session, principal(session, "bureau", "bureau"), list(read_roads(data / "roads.geojson").roads))
+        for code in ("power", "water"):
+            works = read_works(data / f"{code}.geojson", settings=settings).works
+            store_works(session, principal(session, code, "utility"), works, settings=settings)
+        session.commit()
+        links = session.execute(select(FindingWork.finding_id, FindingWork.work_pk)).all()
+        assert len(links) == 2 and len({f for f, _ in links}) == 1  # one shared-road finding, two works
+        finding_id, work_pk = links[0]
+        missing = 2_000_000_000
+        for bad in ({"finding_id": finding_id, "work_pk": missing}, {"finding_id": missing, "work_pk": work_pk}):
+            with pytest.raises(IntegrityError):
+                session.execute(insert(FindingWork), [bad])
+                session.flush()
+            session.rollback()
+        with pytest.raises(IntegrityError):
+            session.execute(update(FindingWork).where(FindingWork.work_pk == work_pk).values(work_pk=missing))
+        session.rollback()
+        # deleting a work (its versions first: they restrict) deletes its links
+        session.execute(text("DELETE FROM work_versions WHERE work_pk = :w"), {"w": work_pk})
+        session.execute(delete(WorkRow).where(WorkRow.id == work_pk))
+        assert [w for _, w in session.execute(select(FindingWork.finding_id, FindingWork.work_pk))] == [
+            w for _, w in links[1:]
+        ]
+        # deleting the finding deletes the other link
+        session.execute(text("DELETE FROM findings WHERE id = :f"), {"f": finding_id})
+        assert session.execute(select(FindingWork.finding_id)).all() == []
+        session.rollback()
