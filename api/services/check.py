@@ -31,6 +31,7 @@ from api.services.convert import (
     ROAD_FIELDS,
     RULE_WORK_FIELDS,
     finding_values,
+    json_text,
     road_from_row,
     work_from_row,
     works_from_rows,
@@ -114,7 +115,6 @@ def _near_ids_sqlite(session: Session, table: str, column: str, new_ids: list[in
         "AND idx.xmin <= MbrMaxX(n.geometry) + :m AND idx.xmax >= MbrMinX(n.geometry) - :m "
         "AND idx.ymin <= MbrMaxY(n.geometry) + :m AND idx.ymax >= MbrMinY(n.geometry) - :m"
     )
-    import json
 
     return {int(r[0]) for r in session.execute(sql, {"ids": json.dumps(new_ids), "m": margin})}
 
@@ -438,7 +438,6 @@ def store_findings(
     if postgres and len(records) <= SMALL_INSERT_MAX:
         return _insert_small_pg(session, unique, records=records, wkb=wkb, geoms=geoms, pk_by_key=pk_by_key, now=now)
     if postgres:
-        dumps = json.dumps
         ids = next_ids(session, "findings", len(records))
         copy_rows(
             session,
@@ -450,15 +449,15 @@ def store_findings(
                     rec["key"],
                     copy_value(rec["kind"]),
                     copy_value(rec["severity"]),
-                    dumps(rec["work_keys"], ensure_ascii=False),
+                    json_text(rec["work_keys"]),
                     rec["road_id"],
                     rec["road_name"],
                     rec["zh"],
                     rec["en"],
                     rec["fix_zh"],
                     rec["fix_en"],
-                    dumps(rec["measures"]),
-                    dumps(rec["data"], ensure_ascii=False),
+                    json_text(rec["measures"]),
+                    json_text(rec["data"]),
                     now,
                     None if w is None else w.hex(),
                 )
@@ -580,7 +579,7 @@ def copy_value(value: Any) -> Any:
     if isinstance(value, StrEnum):
         return value.value
     if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False)
+        return json_text(value)
     return value
 
 
@@ -597,11 +596,17 @@ def next_ids(session: Session, table: str, n: int) -> list[int]:
 
 
 def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Write rows with PostgreSQL's ``COPY … FROM STDIN`` on the session's connection (same transaction)."""
+    """Write rows with PostgreSQL's ``COPY … FROM STDIN`` on the session's connection (same transaction).
+
+    The data is sent by a thread of the driver (``QueuedLibpqWriter``) while this one formats the
+    next rows, so that the server parses and indexes rows while Python builds them.
+    """
+    from psycopg.copy import QueuedLibpqWriter
+
     raw = session.connection().connection.driver_connection
     assert raw is not None
     cols = ", ".join(f'"{c}"' for c in columns)
-    with raw.cursor() as cur, cur.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy:
+    with raw.cursor() as cur, cur.copy(f'COPY "{table}" ({cols}) FROM STDIN', writer=QueuedLibpqWriter(cur)) as copy:
         for row in rows:
             copy.write_row(row)
 
@@ -633,9 +638,9 @@ def insert_occupancies(session: Session, rows: list[dict[str, Any]]) -> None:
             {
                 "w": [r["work_pk"] for r in rows],
                 "r": [r["road_pk"] for r in rows],
-                "i": [json.dumps(r["intervals"]) for r in rows],
-                "o": [json.dumps(r["offsets_m"]) for r in rows],
-                "c": [json.dumps(r["crossings"]) for r in rows],
+                "i": [json_text(r["intervals"]) for r in rows],
+                "o": [json_text(r["offsets_m"]) for r in rows],
+                "c": [json_text(r["crossings"]) for r in rows],
                 "n": [float(r["length_m"]) for r in rows],
             },
         )

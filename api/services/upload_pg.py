@@ -20,7 +20,6 @@ the values written, without reading them back.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from api.models import UTCDateTime, WorkRow
 from api.services.check import NEAR_COLUMNS
-from api.services.convert import works_from_rows
+from api.services.convert import json_text, works_from_rows
 from onetrench.domain import Work
 
 #: ``(column, kind)`` of the rows written by :func:`store`: values as Python objects (``json``
@@ -135,9 +134,8 @@ def _json_ready(value: Any, kind: str) -> Any:
 
 def rows_json(spec: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]) -> str:
     """The JSON text of ``rows`` (values in ``spec`` order; JSON columns as Python lists or dicts)."""
-    return json.dumps(
-        [{name: _json_ready(value, kind) for (name, kind), value in zip(spec, row, strict=True)} for row in rows],
-        ensure_ascii=False,
+    return json_text(
+        [{name: _json_ready(value, kind) for (name, kind), value in zip(spec, row, strict=True)} for row in rows]
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -55,6 +54,7 @@ from api.services.convert import (
     WORK_FIELDS,
     apply_work,
     finding_values,
+    json_text,
     jsonable,
     snapshot,
     work_from_row,
@@ -164,7 +164,7 @@ def _copy_new_works(
                 rec["id"],
                 1,
                 ChangeKind.CREATED.value,
-                json.dumps(snapshot(SimpleNamespace(**rec)), ensure_ascii=False),  # type: ignore[arg-type]
+                json_text(snapshot(SimpleNamespace(**rec))),  # type: ignore[arg-type]
                 g,
                 False,
                 principal.token_id,
