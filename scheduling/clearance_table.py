@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from onetrench.domain import GasPressureClass, LabelledEnum, UtilityKind, Work
@@ -198,6 +198,12 @@ def max_clearance_m() -> float:
     return max((row.clearance_m for row in clearance_rows()), default=0.0)
 
 
+@cache
+def _rows_between(kind_a: UtilityKind, kind_b: UtilityKind) -> tuple[_Row, ...]:
+    """The rows of the table for ``kind_a`` (first column) and ``kind_b`` (second), in table order."""
+    return tuple(row for row in clearance_rows() if row.kind_a == kind_a and row.kind_b == kind_b)
+
+
 def required_clearance_m(work_a: Work, work_b: Work) -> ClearanceRule | None:
     """Return the minimum horizontal clear distance between two parallel works, or ``None``.
 
@@ -220,10 +226,11 @@ def required_clearance_m(work_a: Work, work_b: Work) -> ClearanceRule | None:
     True
     """
     for first, second in ((work_a, work_b), (work_b, work_a)):
+        rows = _rows_between(first.utility, second.utility)
+        if not rows:
+            continue
         facts_1, facts_2 = _Facts(first), _Facts(second)
-        for row in clearance_rows():
-            if row.kind_a != first.utility or row.kind_b != second.utility:
-                continue
+        for row in rows:
             if facts_1.holds(row.cond_a, second) and facts_2.holds(row.cond_b, first):
                 return ClearanceRule(
                     clearance_m=row.clearance_m,
