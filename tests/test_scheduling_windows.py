@@ -11,7 +11,7 @@ from shapely.geometry import LineString
 
 from onetrench.domain import UtilityKind, Work
 from onetrench.settings import BlackoutPeriod
-from scheduling.windows import Calendar, JointWindow, NoWindow, joint_window
+from scheduling.windows import Calendar, JointWindow, NoWindow, bounds_block, joint_window
 
 D0 = dt.date(2027, 3, 1)  # a Monday
 LINE = LineString([(0, 0), (10, 0)])
@@ -156,3 +156,48 @@ def test_against_brute_force(seed: int) -> None:
         assert got.ends[w.work_id] == s + dt.timedelta(days=w.duration_days - 1)
         assert got.shifts[w.work_id] == (s - w.start).days
     assert (max(starts) - min(got.ends.values())).days <= gap
+
+
+def _reference_bounds_block(works: list[Work], gap: int) -> NoWindow | None:
+    """The duration and bounds checks as joint_window wrote them before bounds_block: key lambdas, properties."""
+    for w in works:
+        if (w.window_end - w.window_start).days + 1 < w.duration_days:
+            return NoWindow(
+                reason="duration",
+                work_ids=(w.work_id,),
+                zh=f"{w.work_id} 的工期 {w.duration_days} 天超出其弹性时限 {w.window_start}–{w.window_end}",
+                en=f"{w.work_id}: duration {w.duration_days} days exceeds its bounds {w.window_start}–{w.window_end}",
+            )
+    late = max(works, key=lambda w: (w.window_start, w.work_id))
+    early = min(works, key=lambda w: (w.window_end, w.work_id))
+    if (late.window_start - early.window_end).days <= gap:
+        return None
+    fixed = [w.work_id for w in (early, late) if w.earliest_start is None and w.latest_end is None]
+    zh = f"{late.work_id} 最早开工 {late.window_start} 晚于 {early.work_id} 最晚完工 {early.window_end}，弹性时限不重叠"
+    en = (
+        f"{late.work_id} cannot start before {late.window_start}, after {early.work_id} must end "
+        f"({early.window_end}): their flexible bounds do not overlap"
+    )
+    if fixed:
+        zh += f"（{'、'.join(fixed)} 未提供弹性时限，计划日期固定）"
+        en += f" ({', '.join(fixed)} gave no flexible bounds: fixed dates)"
+    return NoWindow(reason="bounds", work_ids=(early.work_id, late.work_id), zh=zh, en=en)
+
+
+def test_bounds_block_equals_the_reference() -> None:
+    """Random works with tied bounds, windows too short for their duration, 1-4 works, gaps 0-3."""
+    rng = random.Random(7)
+    outcomes = set()
+    for _ in range(3000):
+        works = []
+        for i in rng.sample(range(9), rng.randint(1, 4)):
+            dur = rng.randint(1, 6)
+            start = rng.choice([0, 5, 10, rng.randint(0, 30)])
+            es = start - rng.choice([0, 2, 5]) if rng.random() < 0.4 else None
+            le = start + dur - 1 + rng.choice([-2, 0, 3]) if rng.random() < 0.4 else None
+            works.append(_w(f"W{i}", start, dur, es, le))
+        gap = rng.choice([0, 0, 1, 3])
+        got, expected = bounds_block(works, gap_days=gap), _reference_bounds_block(works, gap)
+        assert got == expected
+        outcomes.add(None if got is None else got.reason)
+    assert outcomes == {None, "bounds", "duration"}
