@@ -12,10 +12,12 @@ Checks that must see each other's results (two uploads at once) are serialised b
 from __future__ import annotations
 
 import json
+import queue
 import threading
 import time
 import weakref
 from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -196,28 +198,51 @@ def run_rule(
     (:func:`scheduling.findings.evaluate`), not bundles or savings.
     """
     from geo.overlap import detect
-    from scheduling.findings import evaluate
 
     detection = detect(works, roads, settings=settings, focus=focus)
     occupancy = list(detection.occupancy)
-    subset, road_list = works, roads
-    if focus is not None:
-        # detect(focus=) already keeps only the pairs and off-road parts of the focus works, and
-        # the occupancy of the focus works and of the works sharing a road with them
-        involved = set(focus) | {o.work_id for o in occupancy}
-        subset = [w for w in works if w.work_id in involved]
-        road_ids = {o.road_id for o in occupancy}
-        road_list = [r for r in roads if r.road_id in road_ids]
-    findings = evaluate(
-        subset,
-        road_list,
-        occupancy,
-        list(detection.shared),
-        settings=settings,
-        off_road=list(detection.off_road),
-        focus=focus,
+    found = evaluate_focus(
+        works, roads, occupancy, list(detection.shared), list(detection.off_road), settings=settings, focus=focus
     )
-    return list(findings), occupancy
+    return found, occupancy
+
+
+def evaluate_focus(
+    works: Sequence[Work],
+    roads: Sequence[Road],
+    occupancy: Sequence[Occupancy],
+    shared: Sequence[Any],
+    off_road: Sequence[Any],
+    *,
+    settings: Settings,
+    focus: AbstractSet[str] | None,
+) -> list[Finding]:
+    """The findings naming a work of ``focus`` (all without it), from a detection's output.
+
+    The rule sees the works of ``focus`` and every work occupying a road one of them occupies,
+    with all their occupancy (joint windows look at each work's roads), and the stretches and
+    off-road parts of the works of ``focus``: the findings are those of the whole plan that name a
+    work of ``focus`` (``scheduling.findings.evaluate(focus=…)``), whatever else the detection held.
+    """
+    from scheduling.findings import evaluate
+
+    if focus is None:
+        return list(evaluate(works, roads, occupancy, shared, settings=settings, off_road=off_road))
+    focus_roads = {o.road_id for o in occupancy if o.work_id in focus}
+    involved = set(focus) | {o.work_id for o in occupancy if o.road_id in focus_roads}
+    occupancy = [o for o in occupancy if o.work_id in involved]
+    road_ids = {o.road_id for o in occupancy}
+    return list(
+        evaluate(
+            [w for w in works if w.work_id in involved],
+            [r for r in roads if r.road_id in road_ids],
+            occupancy,
+            [sh for sh in shared if not focus.isdisjoint(sh.work_ids)],
+            settings=settings,
+            off_road=off_road,
+            focus=focus,
+        )
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -382,31 +407,164 @@ def check_works(
     pk_by_key = {r.key: r.id for r in live} | {w.work_id: pk for pk, w in near}
     t1 = time.perf_counter()
     new_keys = {r.key for r in live}
-    findings, occupancy = run_rule([*live_works, *(w for _, w in near)], roads, settings, focus=new_keys)
-    t2 = time.perf_counter()
-    occ_rows = [
-        {
-            "work_pk": pk_by_key[occ.work_id],
-            "road_pk": road_pk[occ.road_id],
-            "intervals": [[iv.from_m, iv.to_m] for iv in occ.intervals],
-            "offsets_m": list(occ.offsets_m),
-            "crossings": list(occ.crossings),
-            "length_m": occ.length_m,
-        }
-        for occ in occupancy
-        if occ.work_id in new_keys and occ.road_id in road_pk
-    ]
-    insert_occupancies(session, occ_rows)
-    result.findings = store_findings(
-        session, [f for f in findings if not new_keys.isdisjoint(f.work_ids)], pk_by_key, inline_max=inline_max
-    )
+    works = [*live_works, *(w for _, w in near)]
+    target = _Target(session, pk_by_key, road_pk)
+    if len(live) >= OVERLAP_MIN and session.get_bind().dialect.name == "postgresql":
+        result.findings, rule_s = _rule_and_store_overlapped(
+            target, works, roads, settings, _strips(live_works, OVERLAP_CHUNK), inline_max=inline_max
+        )
+        t2 = t1 + rule_s
+    else:
+        findings, occupancy = run_rule(works, roads, settings, focus=new_keys)
+        t2 = time.perf_counter()
+        result.findings = target.store(findings, occupancy, new_keys, inline_max=inline_max)
     t3 = time.perf_counter()
     result.timings = {"lookup": t1 - t0, "rule": t2 - t1, "store": t3 - t2}
     return result
 
 
+#: From this many new or changed works on PostgreSQL, the rule runs over strips of them while a
+#: thread stores the findings of the previous strip (the server's work overlaps Python's).
+OVERLAP_MIN = 2000
+#: Works per strip of an overlapped check.
+OVERLAP_CHUNK = 1250
+
+
+@dataclass
+class _Target:
+    """Where a check's results go: the session, and the primary keys of works and roads by id."""
+
+    session: Session
+    pk_by_key: dict[str, int]
+    road_pk: dict[str, int]
+
+    def store(
+        self,
+        findings: Sequence[Finding],
+        occupancy: Sequence[Occupancy],
+        focus: AbstractSet[str],
+        *,
+        inline_max: int | None = None,
+        stored_keys: set[str] | None = None,
+    ) -> list[FindingRow]:
+        """Insert the occupancies of the works of ``focus`` and the findings naming one of them."""
+        insert_occupancies(
+            self.session,
+            [
+                {
+                    "work_pk": self.pk_by_key[occ.work_id],
+                    "road_pk": self.road_pk[occ.road_id],
+                    "intervals": [[iv.from_m, iv.to_m] for iv in occ.intervals],
+                    "offsets_m": list(occ.offsets_m),
+                    "crossings": list(occ.crossings),
+                    "length_m": occ.length_m,
+                }
+                for occ in occupancy
+                if occ.work_id in focus and occ.road_id in self.road_pk
+            ],
+        )
+        return store_findings(
+            self.session,
+            [f for f in findings if not focus.isdisjoint(f.work_ids)],
+            self.pk_by_key,
+            inline_max=inline_max,
+            stored_keys=stored_keys,
+        )
+
+
+def _strips(works: Sequence[Work], size: int) -> list[set[str]]:
+    """The ids of ``works`` in west-to-east strips of about ``size`` works (few pairs cross a strip's edge)."""
+    xs = shapely.get_x(shapely.centroid(np.array([w.geometry for w in works], dtype=object)))
+    order = np.argsort(xs, kind="stable")
+    return [{works[i].work_id for i in part} for part in np.array_split(order, max(1, round(len(works) / size)))]
+
+
+def _rule_and_store_overlapped(
+    target: _Target,
+    works: list[Work],
+    roads: list[Road],
+    settings: Settings,
+    strips: list[set[str]],
+    *,
+    inline_max: int | None,
+) -> tuple[list[FindingRow], float]:
+    """Detect once, then evaluate strip by strip while a thread stores the previous strip's results.
+
+    Returns the stored findings (in the order stored) and the seconds spent in the rule. The
+    union of :func:`evaluate_focus` over the strips is its result for all of them at once; a
+    finding naming works of two strips comes from both and is stored once (by its key). While the
+    thread runs, only it uses the session (this one computes). Shaping geometries for the answer
+    waits for the end: only an answer of at most ``inline_max`` findings lists them, and those are
+    read back in one query.
+    """
+    from geo.overlap import detect
+
+    batches: queue.Queue[tuple[list[Finding], list[Occupancy], set[str]] | None] = queue.Queue(maxsize=1)
+    stored: list[FindingRow] = []
+    stored_keys: set[str] = set()
+    failed: list[BaseException] = []
+
+    def write() -> None:
+        while (batch := batches.get()) is not None:
+            if failed:
+                continue  # keep taking batches until the end, so that the producer never blocks
+            findings, occupancy, focus = batch
+            try:
+                stored.extend(target.store(findings, occupancy, focus, inline_max=0, stored_keys=stored_keys))
+            except BaseException as exc:  # re-raised in the calling thread below
+                failed.append(exc)
+
+    writer = threading.Thread(target=write, name="onetrench-check-writer", daemon=True)
+    writer.start()
+    rule_s = 0.0
+    try:
+        t = time.perf_counter()
+        detection = detect(works, roads, settings=settings, focus=set().union(*strips))
+        occupancy = list(detection.occupancy)
+        shared, off_road = list(detection.shared), list(detection.off_road)
+        rule_s += time.perf_counter() - t
+        for focus in strips:
+            if failed:
+                break
+            t = time.perf_counter()
+            found = evaluate_focus(works, roads, occupancy, shared, off_road, settings=settings, focus=focus)
+            rule_s += time.perf_counter() - t
+            batches.put((found, occupancy, focus))
+    finally:
+        batches.put(None)
+        writer.join()
+    if failed:
+        raise failed[0]
+    if inline_max is None or len(stored) <= inline_max:
+        _shape(target.session, stored)
+    return stored, rule_s
+
+
+def _shape(session: Session, records: list[FindingRow]) -> None:
+    """Give read-only finding records (see :func:`_record`) their geometry, read back in one query."""
+    if not records:
+        return
+    ids = [r.id for r in records]
+    got: dict[int, Any] = dict(
+        session.execute(
+            select(FindingRow.id, func.ST_AsEWKB(FindingRow.geometry)).where(
+                FindingRow.id == func.any(cast(ids, ARRAY(Integer)))
+            )
+        ).all()
+    )
+    for record in records:
+        ewkb = got.get(record.id)
+        if ewkb is not None:
+            record.__dict__["geometry"] = shaped_element(shapely.from_wkb(bytes(ewkb)), bytes(ewkb))
+
+
 def store_findings(
-    session: Session, findings: Sequence[Finding], pk_by_key: dict[str, int], *, inline_max: int | None = None
+    session: Session,
+    findings: Sequence[Finding],
+    pk_by_key: dict[str, int],
+    *,
+    inline_max: int | None = None,
+    stored_keys: set[str] | None = None,
 ) -> list[FindingRow]:
     """Insert findings (one row per distinct key) with their links to works, in bulk.
 
@@ -418,11 +576,15 @@ def store_findings(
     from the values written (no second read, see :func:`_record`), not attached to the session.
     Above ``inline_max`` findings their ``geometry`` is left out (``None``): an answer that large
     only counts them (``findings_summary``), and shaping 100k geometries costs about a second.
+    With ``stored_keys``, findings whose key is in it are left out, and the keys stored are added.
     """
     unique: dict[str, tuple[Finding, dict[str, Any]]] = {}
     for finding in findings:
         values = finding_values(finding, with_geometry=False)
         unique.setdefault(values["key"], (finding, values))
+    if stored_keys is not None:
+        unique = {key: item for key, item in unique.items() if key not in stored_keys}
+        stored_keys.update(unique)
     if not unique:
         return []
     session.flush()
