@@ -226,3 +226,53 @@ def test_overlapped_check_stores_what_the_single_pass_stores(api_engine: Engine,
         assert answered_overlapped == answered_single
         for name in single:
             assert overlapped[name] == single[name], name
+
+
+def test_finding_key_is_the_digest_of_kind_road_works_and_measures() -> None:
+    """Keys written by older versions stay valid: the digest of the text json.dumps gave for the measures."""
+    import hashlib
+    import json
+
+    from api.services.convert import finding_key, finding_values
+    from onetrench.domain import Finding, FindingKind, Interval, Severity
+
+    finding = Finding(
+        kind=FindingKind.CLEARANCE,
+        severity=Severity.WARNING,
+        work_ids=("water:W-2", "gas:G-1"),
+        zh="z",
+        en="e",
+        fix_zh="",
+        fix_en="",
+        road_id="R1",
+        measures=(Interval(10.00049, 20.5), Interval(0.1 + 0.2, 1e-7)),
+        data={"a": (1, 2)},
+    )
+    text = "clearance|R1|gas:G-1,water:W-2|" + json.dumps([[10.0, 20.5], [round(0.1 + 0.2, 3), 0.0]])
+    expected = "clearance:R1:" + hashlib.sha256(text.encode()).hexdigest()[:24]
+    assert finding_key(finding) == expected
+    assert finding_values(finding)["key"] == expected
+    assert finding_values(finding)["data"] == {"a": [1, 2]}
+
+
+def test_geojson_many_equals_geojson_one_by_one() -> None:
+    """The answer's geometries in one call (plane lines by one coordinate array) equal one-by-one conversion."""
+    import json
+
+    from shapely.geometry import LineString, MultiLineString, Polygon
+
+    from api.services.geometry import geojson, geojson_many
+
+    x0, y0 = 36_460_000.0, 3_210_000.0
+    geoms = [
+        LineString([(x0, y0), (x0 + 10, y0 + 5), (x0 + 30, y0)]),
+        None,
+        MultiLineString([[(x0, y0), (x0 + 1, y0)], [(x0 + 2, y0), (x0 + 3, y0 + 1)]]),
+        LineString(),
+        LineString([(x0 + 5, y0 + 5, 2.0), (x0 + 9, y0 + 9, 3.0)]),
+        Polygon([(x0, y0), (x0 + 4, y0), (x0 + 4, y0 + 4)]),
+        LineString([(x0 - 100, y0 - 100), (x0 - 50, y0 - 70)]),
+    ]
+    many = geojson_many(geoms, SETTINGS)
+    assert [json.dumps(g) for g in many] == [json.dumps(geojson(g, SETTINGS)) for g in geoms]
+    assert many[1] is None and many[3] is None and many[0] is not None

@@ -30,6 +30,7 @@ from api.services import works as work_service
 from api.services.auth import Principal
 from api.services.geometry import from_db, parse_geojson
 from onetrench.errors import InputError, PayloadTooLarge, Problem
+from onetrench.gcpause import without_cyclic_gc
 from onetrench.settings import Settings
 
 router = APIRouter(prefix="/works", tags=["works 工程"])
@@ -109,7 +110,32 @@ def _once(
     return Response(body, media_type="application/json", headers={idempotency.REPLAYED_HEADER: "false"})
 
 
+#: From this size on, an upload is read, checked and answered with the cyclic GC paused.
+GC_PAUSE_MIN_BYTES = 256 * 1024
+
+
 def _ingest(
+    session: SessionDep,
+    principal: Principal,
+    settings: Settings,
+    *,
+    name: str,
+    data: bytes,
+    crs: str | None,
+    layer: str | None,
+) -> UploadPublic:
+    """Read, store and check an upload; its answer.
+
+    A large upload builds millions of acyclic objects (works, findings, rows): the cyclic garbage
+    collector stays paused until they are freed, at the end of this call. Paused only in
+    :func:`~api.services.check.check_works`, the first collection after it would scan all of them
+    (about a second for 100k findings).
+    """
+    run = without_cyclic_gc(_ingest_now) if len(data) >= GC_PAUSE_MIN_BYTES else _ingest_now
+    return run(session, principal, settings, name=name, data=data, crs=crs, layer=layer)
+
+
+def _ingest_now(
     session: SessionDep,
     principal: Principal,
     settings: Settings,

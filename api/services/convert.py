@@ -193,30 +193,37 @@ def _intervals(items: tuple[Interval, ...]) -> list[list[float]]:
 
 def finding_key(finding: Finding) -> str:
     """A stable identity for a finding: kind, road, sorted works and the measures concerned."""
-    works = ",".join(sorted(finding.work_ids))
-    measures = json.dumps(_intervals(finding.measures))
-    digest = hashlib.sha256(f"{finding.kind.value}|{finding.road_id}|{works}|{measures}".encode()).hexdigest()
-    return f"{finding.kind.value}:{finding.road_id or '-'}:{digest[:24]}"
+    return _key(finding.kind.value, finding.road_id, sorted(finding.work_ids), _intervals(finding.measures))
+
+
+def _key(kind: str, road_id: str | None, work_keys: list[str], measures: list[list[float]]) -> str:
+    # the measures as json.dumps writes them (floats by repr), without its per-call overhead
+    measures_text = "[" + ", ".join(f"[{a!r}, {b!r}]" for a, b in measures) + "]"
+    digest = hashlib.sha256(f"{kind}|{road_id}|{','.join(work_keys)}|{measures_text}".encode()).hexdigest()
+    return f"{kind}:{road_id or '-'}:{digest[:24]}"
 
 
 def finding_values(finding: Finding, *, with_geometry: bool = True) -> dict[str, Any]:
     """Column values of a finding's row (for bulk inserts); the geometry only ``with_geometry``."""
-    geom = finding.geometry
+    kind = finding.kind
+    work_keys = sorted(finding.work_ids)
+    measures = _intervals(finding.measures)
     values = {
-        "key": finding_key(finding),
-        "kind": finding.kind,
+        "key": _key(kind.value, finding.road_id, work_keys, measures),
+        "kind": kind,
         "severity": finding.severity,
-        "work_keys": sorted(finding.work_ids),
+        "work_keys": work_keys,
         "road_id": finding.road_id,
         "road_name": finding.road_name,
         "zh": finding.zh,
         "en": finding.en,
         "fix_zh": finding.fix_zh,
         "fix_en": finding.fix_en,
-        "measures": _intervals(finding.measures),
-        "data": jsonable(dict(finding.data)),
+        "measures": measures,
+        "data": jsonable(finding.data if finding.data.__class__ is dict else dict(finding.data)),
     }
     if with_geometry:
+        geom = finding.geometry
         values["geometry"] = to_db(geom) if geom is not None and not geom.is_empty else None
     return values
 

@@ -98,7 +98,14 @@ def geojson_many(geoms: Sequence[BaseGeometry | None], settings: Settings) -> li
         np.array([geoms[i] for i in index], dtype=object),
         lambda xy: _stack(tr.transform(xy[:, 0], xy[:, 1])).round(7),
     )
-    for i, g in zip(index, moved.tolist(), strict=True):
+    # plane lines (nearly every work) by one coordinate array, split per line; others by mapping()
+    fast = (shapely.get_type_id(moved) == shapely.GeometryType.LINESTRING) & ~shapely.has_z(moved)
+    if fast.any():
+        coords, which = shapely.get_coordinates(moved[fast], return_index=True)
+        parts = np.split(coords, np.flatnonzero(np.diff(which)) + 1)
+        for i, part in zip(np.asarray(index)[fast].tolist(), parts, strict=True):
+            out[i] = {"type": "LineString", "coordinates": part.tolist()}
+    for i, g in zip(np.asarray(index)[~fast].tolist(), moved[~fast].tolist(), strict=True):
         out[i] = dict(mapping(g))
     return out
 
