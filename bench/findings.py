@@ -11,16 +11,18 @@ exercised too; blackouts are the default ones (Spring Festival, 高考 …).
 
 The inputs are pickled and ``evaluate`` runs in fresh processes that only load them (as a
 service worker would, without the detector's leftovers on the heap). As ``check_works`` does,
-only the findings naming a new work are kept: the timed step is ``evaluate(..., focus=new)``,
-or, for code whose ``evaluate`` has no ``focus`` (the baseline), ``evaluate`` followed by that
-filter; ``--all-findings`` times ``evaluate`` of every finding instead (no focus, no filter).
-With ``--baseline REV`` the ``scheduling`` package of git revision REV, extracted with
-``git archive`` into a temporary directory, is measured the same way, alternating with the
-current code (``--rounds``); the findings of both are compared for equality (same objects:
-kind, severity, works, road, measures, geometry, texts and data) and the ratio is printed. The seconds spent in Python's
-cyclic garbage collector during the timed run are printed too.
+only the findings naming a new work are kept: the timed step is ``evaluate(..., focus=new)``
+and that filter (then a no-op), or, for code whose ``evaluate`` has no ``focus`` (before
+7741f9a), ``evaluate`` and the filter; ``--all-findings`` times ``evaluate`` of every finding
+instead (no focus, no filter). With ``--baseline REV`` the ``scheduling`` package of git
+revision REV, extracted with ``git archive`` into a temporary directory, is measured the same
+way, alternating with the current code (``--rounds``); the findings of both are compared for
+equality (same objects: kind, severity, works, road, measures, geometry, texts and data) and
+the ratio is printed. The seconds spent in Python's cyclic garbage collector during the timed
+run are printed too.
 
     .venv/bin/python bench/findings.py --baseline 33f12c3
+    .venv/bin/python bench/findings.py --baseline 33f12c3 --all-findings
     .venv/bin/python bench/findings.py --stored 20000 --new 2000 --repeat 5
 
 Each timed run starts after ``gc.collect()``; wall and CPU (``time.process_time``) of the run
