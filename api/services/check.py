@@ -445,31 +445,30 @@ class _Target:
         focus: AbstractSet[str],
         *,
         inline_max: int | None = None,
-        stored_keys: set[str] | None = None,
     ) -> list[FindingRow]:
         """Insert the occupancies of the works of ``focus`` and the findings naming one of them."""
-        insert_occupancies(
-            self.session,
-            [
-                {
-                    "work_pk": self.pk_by_key[occ.work_id],
-                    "road_pk": self.road_pk[occ.road_id],
-                    "intervals": [[iv.from_m, iv.to_m] for iv in occ.intervals],
-                    "offsets_m": list(occ.offsets_m),
-                    "crossings": list(occ.crossings),
-                    "length_m": occ.length_m,
-                }
-                for occ in occupancy
-                if occ.work_id in focus and occ.road_id in self.road_pk
-            ],
-        )
+        insert_occupancies(self.session, self.occupancy_rows(occupancy, focus))
         return store_findings(
             self.session,
             [f for f in findings if not focus.isdisjoint(f.work_ids)],
             self.pk_by_key,
             inline_max=inline_max,
-            stored_keys=stored_keys,
         )
+
+    def occupancy_rows(self, occupancy: Sequence[Occupancy], focus: AbstractSet[str]) -> list[dict[str, Any]]:
+        """The occupancy rows of the works of ``focus``."""
+        return [
+            {
+                "work_pk": self.pk_by_key[occ.work_id],
+                "road_pk": self.road_pk[occ.road_id],
+                "intervals": [[iv.from_m, iv.to_m] for iv in occ.intervals],
+                "offsets_m": list(occ.offsets_m),
+                "crossings": list(occ.crossings),
+                "length_m": occ.length_m,
+            }
+            for occ in occupancy
+            if occ.work_id in focus and occ.road_id in self.road_pk
+        ]
 
 
 def _strips(works: Sequence[Work], size: int) -> list[set[str]]:
@@ -488,18 +487,19 @@ def _rule_and_store_overlapped(
     *,
     inline_max: int | None,
 ) -> tuple[list[FindingRow], float]:
-    """Detect once, then evaluate strip by strip while a thread stores the previous strip's results.
+    """Detect once, then evaluate strip by strip while a thread writes the previous strip's rows.
 
     Returns the stored findings (in the order stored) and the seconds spent in the rule. The
     union of :func:`evaluate_focus` over the strips is its result for all of them at once; a
-    finding naming works of two strips comes from both and is stored once (by its key). While the
-    thread runs, only it uses the session (this one computes). Shaping geometries for the answer
+    finding naming works of two strips comes from both and is stored once (by its key). This
+    thread also makes the rows (:func:`prepare_findings`); the other one only writes them and
+    waits for the server. While it runs, only it uses the session. Shaping geometries for the answer
     waits for the end: only an answer of at most ``inline_max`` findings lists them, and those are
     read back in one query.
     """
     from geo.overlap import detect
 
-    batches: queue.Queue[tuple[list[Finding], list[Occupancy], set[str]] | None] = queue.Queue(maxsize=1)
+    batches: queue.Queue[tuple[list[dict[str, Any]], PreparedFindings] | None] = queue.Queue(maxsize=1)
     stored: list[FindingRow] = []
     stored_keys: set[str] = set()
     failed: list[BaseException] = []
@@ -508,9 +508,10 @@ def _rule_and_store_overlapped(
         while (batch := batches.get()) is not None:
             if failed:
                 continue  # keep taking batches until the end, so that the producer never blocks
-            findings, occupancy, focus = batch
+            occupancy_rows, prepared = batch
             try:
-                stored.extend(target.store(findings, occupancy, focus, inline_max=0, stored_keys=stored_keys))
+                insert_occupancies(target.session, occupancy_rows)
+                stored.extend(write_findings(target.session, prepared, inline_max=0))
             except BaseException as exc:  # re-raised in the calling thread below
                 failed.append(exc)
 
@@ -529,7 +530,9 @@ def _rule_and_store_overlapped(
             t = time.perf_counter()
             found = evaluate_focus(works, roads, occupancy, shared, off_road, settings=settings, focus=focus)
             rule_s += time.perf_counter() - t
-            batches.put((found, occupancy, focus))
+            # the rows are made here, the thread only writes: it waits for the server most of the time
+            prepared = prepare_findings(found, target.pk_by_key, postgres=True, stored_keys=stored_keys)
+            batches.put((target.occupancy_rows(occupancy, focus), prepared))
     finally:
         batches.put(None)
         writer.join()
@@ -578,6 +581,38 @@ def store_findings(
     only counts them (``findings_summary``), and shaping 100k geometries costs about a second.
     With ``stored_keys``, findings whose key is in it are left out, and the keys stored are added.
     """
+    postgres = session.get_bind().dialect.name == "postgresql"
+    prepared = prepare_findings(findings, pk_by_key, postgres=postgres, stored_keys=stored_keys)
+    return write_findings(session, prepared, inline_max=inline_max)
+
+
+@dataclass
+class PreparedFindings:
+    """Findings made ready to write (:func:`prepare_findings`): all but their database ids."""
+
+    #: The finding and its column values, by key, in the order given.
+    unique: dict[str, tuple[Finding, dict[str, Any]]]
+    #: Geometries (``None`` when empty) and their EWKB, in the same order.
+    geoms: list[Any]
+    wkb: Any
+    #: Primary keys of the works each finding names (sorted).
+    work_pks: list[list[int]]
+    #: ``COPY`` rows without their leading id (PostgreSQL, more than :data:`SMALL_INSERT_MAX`).
+    copy_rows: list[tuple[Any, ...]] | None
+    now: Any
+
+
+def prepare_findings(
+    findings: Sequence[Finding],
+    pk_by_key: dict[str, int],
+    *,
+    postgres: bool,
+    stored_keys: set[str] | None = None,
+) -> PreparedFindings:
+    """The values of the rows and links of ``findings`` (no database access: any thread may run it).
+
+    With ``stored_keys``, findings whose key is in it are left out, and their keys are added.
+    """
     unique: dict[str, tuple[Finding, dict[str, Any]]] = {}
     for finding in findings:
         values = finding_values(finding, with_geometry=False)
@@ -585,46 +620,57 @@ def store_findings(
     if stored_keys is not None:
         unique = {key: item for key, item in unique.items() if key not in stored_keys}
         stored_keys.update(unique)
+    now = utcnow()
+    garr = np.array([f.geometry for f, _ in unique.values()], dtype=object)
+    if len(garr):
+        garr[shapely.is_empty(garr)] = None
+    wkb = shapely.to_wkb(shapely.set_srid(garr, SRID), include_srid=True) if len(garr) else []
+    work_pks = []
+    for finding, values in unique.values():
+        values["created_at"] = now
+        work_pks.append(sorted({pk_by_key[k] for k in finding.work_ids if k in pk_by_key}))
+    rows = None
+    if postgres and len(unique) > SMALL_INSERT_MAX:
+        rows = [
+            (
+                rec["key"],
+                rec["kind"].value,
+                rec["severity"].value,
+                json_text(rec["work_keys"]),
+                rec["road_id"],
+                rec["road_name"],
+                rec["zh"],
+                rec["en"],
+                rec["fix_zh"],
+                rec["fix_en"],
+                json_text(rec["measures"]),
+                json_text(rec["data"]),
+                now,
+                None if w is None else w.hex(),
+            )
+            for (_, rec), w in zip(unique.values(), wkb, strict=True)
+        ]
+    return PreparedFindings(unique=unique, geoms=garr.tolist(), wkb=wkb, work_pks=work_pks, copy_rows=rows, now=now)
+
+
+def write_findings(session: Session, prepared: PreparedFindings, *, inline_max: int | None = None) -> list[FindingRow]:
+    """Write prepared findings and their links (see :func:`store_findings`); their read-only records."""
+    unique, wkb, geoms = prepared.unique, prepared.wkb, prepared.geoms
     if not unique:
         return []
     session.flush()
-    now = utcnow()
-    garr = np.array([f.geometry for f, _ in unique.values()], dtype=object)
-    garr[shapely.is_empty(garr)] = None
-    geoms: list[Any] = garr.tolist()
-    wkb = shapely.to_wkb(shapely.set_srid(garr, SRID), include_srid=True)
     records = [values for _, values in unique.values()]
-    for values in records:
-        values["created_at"] = now
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres and len(records) <= SMALL_INSERT_MAX:
-        return _insert_small_pg(session, unique, records=records, wkb=wkb, geoms=geoms, pk_by_key=pk_by_key, now=now)
-    if postgres:
+    if prepared.copy_rows is None and session.get_bind().dialect.name == "postgresql":
+        return _insert_small_pg(
+            session, unique, records=records, wkb=wkb, geoms=geoms, work_pks=prepared.work_pks, now=prepared.now
+        )
+    if prepared.copy_rows is not None:
         ids = next_ids(session, "findings", len(records))
         copy_rows(
             session,
             "findings",
             [*FINDING_COLUMNS, "geometry"],
-            (
-                (
-                    fid,
-                    rec["key"],
-                    copy_value(rec["kind"]),
-                    copy_value(rec["severity"]),
-                    json_text(rec["work_keys"]),
-                    rec["road_id"],
-                    rec["road_name"],
-                    rec["zh"],
-                    rec["en"],
-                    rec["fix_zh"],
-                    rec["fix_en"],
-                    json_text(rec["measures"]),
-                    json_text(rec["data"]),
-                    now,
-                    None if w is None else w.hex(),
-                )
-                for fid, rec, w in zip(ids, records, wkb, strict=True)
-            ),
+            ((fid, *row) for fid, row in zip(ids, prepared.copy_rows, strict=True)),
         )
     else:
         rows = [
@@ -636,11 +682,10 @@ def store_findings(
     finding_ids: list[int] = []
     work_pks: list[int] = []
     shaped = inline_max is None or len(records) <= inline_max
-    for fid, (finding, _), rec, w, g in zip(ids, unique.values(), records, wkb, geoms, strict=True):
+    for fid, rec, w, g, pks in zip(ids, records, wkb, geoms, prepared.work_pks, strict=True):
         out.append(_record(rec, fid, shaped_element(g, w) if shaped and g is not None else None))
-        for pk in sorted({pk_by_key[k] for k in finding.work_ids if k in pk_by_key}):
-            finding_ids.append(fid)
-            work_pks.append(pk)
+        finding_ids.extend([fid] * len(pks))
+        work_pks.extend(pks)
     insert_links(session, finding_ids, work_pks)
     return out
 
@@ -691,7 +736,7 @@ def _insert_small_pg(
     records: list[dict[str, Any]],
     wkb: Any,
     geoms: list[Any],
-    pk_by_key: dict[str, int],
+    work_pks: list[list[int]],
     now: Any,
 ) -> list[FindingRow]:
     """Findings and their links in one round trip (arrays ``unnest``-ed into two inserts)."""
@@ -702,10 +747,9 @@ def _insert_small_pg(
     params["now"] = now
     lkey: list[str] = []
     lwork: list[int] = []
-    for key, (finding, _) in unique.items():
-        for pk in sorted({pk_by_key[k] for k in finding.work_ids if k in pk_by_key}):
-            lkey.append(key)
-            lwork.append(pk)
+    for key, pks in zip(unique, work_pks, strict=True):
+        lkey.extend([key] * len(pks))
+        lwork.extend(pks)
     params["lkey"] = lkey
     params["lwork"] = lwork
     id_of = {key: int(fid) for fid, key in session.execute(_INSERT_SMALL, params)}
