@@ -23,6 +23,7 @@ import datetime as dt
 import itertools
 from collections import Counter, defaultdict, deque
 from collections.abc import Collection, Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -62,7 +63,12 @@ def station(measure_m: float) -> str:
     >>> station(1234.4), station(80)
     ('K1+234', 'K0+080')
     """
-    m = round(measure_m)
+    return _station_text(round(measure_m))
+
+
+@lru_cache(maxsize=1 << 16)
+def _station_text(m: int) -> str:
+    """``station`` of a whole metre, kept: the stretches of a plan end on the same few thousand metres."""
     return f"K{m // 1000}+{m % 1000:03d}"
 
 
