@@ -203,17 +203,17 @@ class _Ctx:
         for o in occupancy:
             self.roads_of[o.work_id].append(o.road_id)
         self.calendar = Calendar.from_settings(settings)
-        self._work_texts: dict[str, _WorkText] = {}
+        self._work_facts: dict[str, _WorkFacts] = {}
         self._road_facts: dict[str, _RoadFacts] = {}
         self._rules: dict[RoadClass | None, RuleThresholds] = {}
         self._windows: dict[tuple[str, str, int], JointWindow | NoWindow] = {}
         self.road_findings = _RoadFindings()
 
-    def text(self, w: Work) -> _WorkText:
-        """The texts naming ``w``, made once per work."""
-        got = self._work_texts.get(w.work_id)
+    def facts(self, w: Work) -> _WorkFacts:
+        """The texts naming ``w`` and its half width, made once per work."""
+        got = self._work_facts.get(w.work_id)
         if got is None:
-            got = self._work_texts[w.work_id] = _WorkText(w)
+            got = self._work_facts[w.work_id] = _WorkFacts(w)
         return got
 
     def road(self, road_id: str) -> _RoadFacts:
@@ -245,8 +245,8 @@ class _Ctx:
         return got
 
 
-class _WorkText:
-    """How the findings name one work (its label, and its label followed by its planned dates), and its half width."""
+class _WorkFacts:
+    """One work as the findings use it: its label, its label followed by its planned dates, its half width."""
 
     __slots__ = ("half_width_m", "label_en", "label_zh", "plan_en", "plan_zh")
 
@@ -432,7 +432,7 @@ def _same_road(ctx: _Ctx, shared: Sequence[SharedStretch]) -> None:
         if shared_m < on.min_shared_m:
             continue
         a, b = works[pair[0]], works[pair[1]]
-        ta, tb = ctx.text(a), ctx.text(b)
+        ta, tb = ctx.facts(a), ctx.facts(b)
         where = _stations(sh.intervals)
         rounded_m = round(shared_m, 3)
         if same_period(a.start, a.end, b.start, b.end, gap_days=on.period_gap_days):
@@ -532,8 +532,8 @@ def _moratorium(ctx: _Ctx, occupancy: Sequence[Occupancy], as_of: dt.date) -> No
         w = ctx.works[occ.work_id]
         if not (w.start < until and w.end >= road.last_works_date):
             continue
-        lz, le = ctx.text(w).label_zh, ctx.text(w).label_en
-        rz, re_ = ctx.road(road.road_id).label_zh, ctx.road(road.road_id).label_en
+        about, on = ctx.facts(w), ctx.road(road.road_id)
+        lz, le, rz, re_ = about.label_zh, about.label_en, on.label_zh, on.label_en
         where = _stations(occ.intervals)
         kind = road.last_works_kind
         zh = (
@@ -632,7 +632,9 @@ def _maybe_closer(ctx: _Ctx, shared: Sequence[SharedStretch], limit: float) -> l
     from_m = np.fromiter((iv.from_m for o in occupancies for iv in o.intervals), np.float64, n)
     to_m = np.fromiter((iv.to_m for o in occupancies for iv in o.intervals), np.float64, n)
     offset = np.fromiter((off for o in occupancies for off in o.offsets_m), np.float64, n)
-    half = np.fromiter((ctx.text(ctx.works[o.work_id]).half_width_m for o in occupancies), np.float64, len(occupancies))
+    half = np.fromiter(
+        (ctx.facts(ctx.works[o.work_id]).half_width_m for o in occupancies), np.float64, len(occupancies)
+    )
     a = np.fromiter((position.get((sh.work_ids[0], sh.road_id), -1) for sh in shared), np.int64, len(shared))
     b = np.fromiter((position.get((sh.work_ids[1], sh.road_id), -1) for sh in shared), np.int64, len(shared))
     both = np.flatnonzero((a >= 0) & (b >= 0))
@@ -659,7 +661,7 @@ def _clearance(ctx: _Ctx, shared: Sequence[SharedStretch]) -> None:
         if oa is None or ob is None:
             continue
         a, b = works[id_a], works[id_b]
-        ta, tb = ctx.text(a), ctx.text(b)
+        ta, tb = ctx.facts(a), ctx.facts(b)
         close = [piece for piece in _side_by_side(oa, ob, ta.half_width_m, tb.half_width_m) if piece[2] < beyond]
         if not close:
             continue
@@ -729,7 +731,8 @@ def _blackout(ctx: _Ctx, work_ids: Collection[str]) -> list[Finding]:
 
 
 def _blackout_finding(ctx: _Ctx, w: Work, road_ids: Sequence[str], period: BlackoutPeriod) -> Finding:
-    lz, le = ctx.text(w).label_zh, ctx.text(w).label_en
+    about = ctx.facts(w)
+    lz, le = about.label_zh, about.label_en
     concerned = sorted(r for r in road_ids if r in period.road_ids) if period.road_ids else []
     road = ctx.roads[concerned[0]] if concerned else None
     if concerned:
@@ -797,8 +800,7 @@ def _parts(ctx: _Ctx, items: list[tuple[str, BaseGeometry]], kind: FindingKind) 
     for wid in sorted(by_work):
         geom = shapely.union_all(by_work[wid])
         w = ctx.works.get(wid)
-        lz = ctx.text(w).label_zh if w else wid
-        le = ctx.text(w).label_en if w else wid
+        lz, le = (ctx.facts(w).label_zh, ctx.facts(w).label_en) if w else (wid, wid)
         if geom.area > 0:
             size_zh, size_en = f"{geom.area:.0f} m²", f"{geom.area:.0f} m²"
         else:
