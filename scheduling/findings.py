@@ -732,7 +732,6 @@ def _blackout(ctx: _Ctx, work_ids: Collection[str]) -> list[Finding]:
 
 def _blackout_finding(ctx: _Ctx, w: Work, road_ids: Sequence[str], period: BlackoutPeriod) -> Finding:
     about = ctx.facts(w)
-    lz, le = about.label_zh, about.label_en
     concerned = sorted(r for r in road_ids if r in period.road_ids) if period.road_ids else []
     road = ctx.roads[concerned[0]] if concerned else None
     if concerned:
@@ -743,14 +742,8 @@ def _blackout_finding(ctx: _Ctx, w: Work, road_ids: Sequence[str], period: Black
     else:
         geom = w.geometry
         scope_zh, scope_en = "", ""
-    zh = (
-        f"{lz}计划 {w.start}–{w.end} 施工，与禁止施工时段「{period.name_zh}」"
-        f"{period.start}–{period.end}{scope_zh}重叠。"
-    )
-    en = (
-        f"{le} plans {w.start}–{w.end}, overlapping the blackout {period.name_en} "
-        f"{period.start}–{period.end}{scope_en}."
-    )
+    zh = f"{about.plan_zh} 施工，与禁止施工时段「{period.name_zh}」{period.start}–{period.end}{scope_zh}重叠。"
+    en = f"{about.plan_en}, overlapping the blackout {period.name_en} {period.start}–{period.end}{scope_en}."
     runs = ctx.calendar.allowed_starts(w, road_ids)
     s0 = w.start.toordinal()
     best = min(((abs(min(max(s0, a), b) - s0), min(max(s0, a), b)) for a, b in runs), default=None)

@@ -68,15 +68,25 @@ class Calendar:
         self._cache: dict[frozenset[str], list[Run]] = {}
         self._named = frozenset(r for b in self.blackouts for r in b.road_ids)
         self._starts_cache: dict[tuple[int, int, int, frozenset[str]], list[Run]] = {}
+        self._applicable: dict[frozenset[str], tuple[BlackoutPeriod, ...]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Calendar:
         """Return the calendar configured in ``settings``."""
         return cls(settings.blackouts, working_days_only=settings.working_days_only)
 
-    def applicable(self, road_ids: Collection[str]) -> list[BlackoutPeriod]:
-        """The blackouts that apply to a work on ``road_ids`` (global ones, and those naming its roads)."""
-        return [b for b in self.blackouts if not b.road_ids or any(r in road_ids for r in b.road_ids)]
+    def applicable(self, road_ids: Collection[str]) -> Sequence[BlackoutPeriod]:
+        """The blackouts that apply to a work on ``road_ids`` (global ones, and those naming its roads).
+
+        Found once per set of named roads among ``road_ids`` (for most works: none).
+        """
+        key = self._key(road_ids)
+        got = self._applicable.get(key)
+        if got is None:
+            got = self._applicable[key] = tuple(
+                b for b in self.blackouts if not b.road_ids or any(r in key for r in b.road_ids)
+            )
+        return got
 
     def blocked(self, road_ids: Collection[str]) -> list[Run]:
         """Merged blocked day ranges (date ordinals, inclusive) for a work on ``road_ids``."""
