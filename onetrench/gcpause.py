@@ -13,10 +13,11 @@ was running before the first one. A caller that paused it itself keeps it paused
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
 
 _P = ParamSpec("_P")
@@ -63,10 +64,27 @@ def without_cyclic_gc(func: Callable[_P, _R]) -> Callable[_P, _R]:
 
     @functools.wraps(func)
     def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        _PAUSE.enter()
-        try:
+        with cyclic_gc_paused():
             return func(*args, **kwargs)
-        finally:
-            _PAUSE.leave()
 
     return run
+
+
+@contextlib.contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """The body of the ``with`` block runs with the cyclic garbage collector paused (see the module docstring).
+
+    Examples
+    --------
+    >>> import gc
+    >>> with cyclic_gc_paused():
+    ...     print(gc.isenabled())
+    False
+    >>> gc.isenabled()
+    True
+    """
+    _PAUSE.enter()
+    try:
+        yield
+    finally:
+        _PAUSE.leave()

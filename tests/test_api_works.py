@@ -229,3 +229,31 @@ def test_roads_load_list_and_get(api_world: Any) -> None:
         again = w.client.post("/roads", files={"file": ("roads.geojson", fh)}, headers=w.headers("admin"))
     assert again.json()["updated"] == 2
     assert again.json()["created"] == 0
+
+
+def test_large_uploads_are_stored_with_the_cyclic_gc_paused(api_world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From GC_PAUSE_MIN_BYTES on, the upload runs with the cyclic GC paused; a small one does not."""
+    import gc
+
+    from api.routes import works as works_route
+    from api.services import works as work_service
+
+    seen: list[bool] = []
+    store = work_service.store_works
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return store(*args, **kwargs)
+
+    monkeypatch.setattr(work_service, "store_works", spy)
+    w = api_world
+    w.load_roads()
+    small = _fc(_feature("S-1", "2026-03-01", "2026-03-09"))
+    padding = "说明" * (works_route.GC_PAUSE_MIN_BYTES // 6 + 1)  # 3 bytes per character in UTF-8
+    large = _fc(_feature("L-1", "2026-03-01", "2026-03-09"))
+    large["features"][0]["properties"]["备注"] = padding
+    for body in (small, large):
+        r = w.client.post("/works", json=body, headers=w.headers("power"))
+        assert r.status_code == 200, r.text
+    assert seen == [True, False]
+    assert gc.isenabled()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -30,7 +31,7 @@ from api.services import works as work_service
 from api.services.auth import Principal
 from api.services.geometry import from_db, parse_geojson
 from onetrench.errors import InputError, PayloadTooLarge, Problem
-from onetrench.gcpause import without_cyclic_gc
+from onetrench.gcpause import cyclic_gc_paused
 from onetrench.settings import Settings
 
 router = APIRouter(prefix="/works", tags=["works 工程"])
@@ -131,39 +132,26 @@ def _ingest(
     :func:`~api.services.check.check_works`, the first collection after it would scan all of them
     (about a second for 100k findings).
     """
-    run = without_cyclic_gc(_ingest_now) if len(data) >= GC_PAUSE_MIN_BYTES else _ingest_now
-    return run(session, principal, settings, name=name, data=data, crs=crs, layer=layer)
-
-
-def _ingest_now(
-    session: SessionDep,
-    principal: Principal,
-    settings: Settings,
-    *,
-    name: str,
-    data: bytes,
-    crs: str | None,
-    layer: str | None,
-) -> UploadPublic:
     from geo.intake import read_works
 
-    principal.require(Role.UTILITY, action_zh="上传工程", action_en="uploading works")
-    result = read_works(name, data=data, crs=crs, settings=settings, layer=layer, source_name=name)
-    if not result.works and result.errors:
-        raise InputError(
-            f"文件 {name} 中没有有效的工程，共 {len(result.errors)} 个问题",
-            f"no valid work in {name}: {len(result.errors)} problem(s)",
-            details=result.errors,
+    with cyclic_gc_paused() if len(data) >= GC_PAUSE_MIN_BYTES else contextlib.nullcontext():
+        principal.require(Role.UTILITY, action_zh="上传工程", action_en="uploading works")
+        result = read_works(name, data=data, crs=crs, settings=settings, layer=layer, source_name=name)
+        if not result.works and result.errors:
+            raise InputError(
+                f"文件 {name} 中没有有效的工程，共 {len(result.errors)} 个问题",
+                f"no valid work in {name}: {len(result.errors)} problem(s)",
+                details=result.errors,
+            )
+        outcome = work_service.store_works(session, principal, result.works, settings=settings, source=name)
+        return upload_answer(
+            outcome,
+            settings,
+            n_features=result.n_features,
+            errors=result.errors,
+            warnings=result.warnings,
+            org_code=principal.org_code,
         )
-    outcome = work_service.store_works(session, principal, result.works, settings=settings, source=name)
-    return upload_answer(
-        outcome,
-        settings,
-        n_features=result.n_features,
-        errors=result.errors,
-        warnings=result.warnings,
-        org_code=principal.org_code,
-    )
 
 
 def upload_answer(
