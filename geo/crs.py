@@ -183,8 +183,13 @@ def resolve_crs(spec: str | int | pyproj.CRS | CRSSpec | None) -> CRSSpec:
     if isinstance(spec, bool):
         raise CRSError(f"坐标系「{spec}」无法识别", f"unknown CRS {spec!r}")
     if isinstance(spec, int):
-        return _from_pyproj(f"EPSG:{spec}", label=f"EPSG:{spec}")
-    text = str(spec).strip()
+        return _resolve_text(f"EPSG:{spec}")
+    return _resolve_text(str(spec).strip())
+
+
+@lru_cache(maxsize=256)
+def _resolve_text(text: str) -> CRSSpec:
+    """:func:`resolve_crs` of a text, once per text (each upload names its CRS again: ~0.15 ms each)."""
     key = _norm(text)
     if key in _UNSUPPORTED:
         zh, en = _UNSUPPORTED[key]
@@ -214,9 +219,18 @@ def _from_pyproj(text: str, *, label: str) -> CRSSpec:
     return CRSSpec(crs, label=label)
 
 
-@lru_cache(maxsize=64)
+#: Transformers by the texts their two CRS were made from (hashing a pyproj.CRS writes its WKT: ~25 µs).
+_TRANSFORMERS: dict[tuple[str, str], pyproj.Transformer] = {}
+
+
 def _transformer(src: pyproj.CRS, dst: pyproj.CRS) -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(src, dst, always_xy=True)
+    key = (src.srs, dst.srs)
+    found = _TRANSFORMERS.get(key)
+    if found is None:
+        if len(_TRANSFORMERS) >= 64:
+            _TRANSFORMERS.clear()
+        found = _TRANSFORMERS[key] = pyproj.Transformer.from_crs(src, dst, always_xy=True)
+    return found
 
 
 def _as_xy(coords: object) -> FloatArray:
