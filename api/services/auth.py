@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from api.models import ApiToken, Organisation, OrgKind, Role, utcnow
@@ -175,6 +175,23 @@ def revoke_token(session: Session, token_id: int) -> ApiToken:
     return row
 
 
+#: One statement, plain columns: a token and its organisation (no ORM objects, no lazy load), built
+#: once (every request authenticates; building the statement cost a third of it).
+_TOKEN_AND_ORGANISATION = (
+    select(
+        ApiToken.id,
+        ApiToken.role,
+        ApiToken.revoked_at,
+        ApiToken.expires_at,
+        Organisation.id,
+        Organisation.code,
+        Organisation.name,
+    )
+    .join(Organisation, Organisation.id == ApiToken.org_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+
+
 def authenticate(session: Session, secret: str | None) -> Principal:
     """Return the principal of a bearer token.
 
@@ -189,20 +206,7 @@ def authenticate(session: Session, secret: str | None) -> Principal:
             "缺少访问令牌：请在请求头中提供 Authorization: Bearer <令牌>",
             "missing token: send Authorization: Bearer <token>",
         )
-    # one statement, plain columns: the token and its organisation (no ORM objects, no lazy load)
-    row = session.execute(
-        select(
-            ApiToken.id,
-            ApiToken.role,
-            ApiToken.revoked_at,
-            ApiToken.expires_at,
-            Organisation.id,
-            Organisation.code,
-            Organisation.name,
-        )
-        .join(Organisation, Organisation.id == ApiToken.org_id)
-        .where(ApiToken.token_hash == hash_token(secret))
-    ).first()
+    row = session.execute(_TOKEN_AND_ORGANISATION, {"token_hash": hash_token(secret)}).first()
     now = utcnow()
     if row is None or row[2] is not None or (row[3] is not None and row[3] <= now):
         raise Unauthorized("访问令牌无效、已过期或已吊销", "the token is invalid, expired or revoked")
