@@ -822,7 +822,14 @@ def insert_links(session: Session, finding_ids: list[int], work_pks: list[int]) 
     if not finding_ids:
         return
     if session.get_bind().dialect.name == "postgresql":
-        copy_rows(session, "finding_works", ["finding_id", "work_pk"], zip(finding_ids, work_pks, strict=True))
+        # two integers per row need no escaping: the COPY text is written directly (a 10k upload's
+        # 230k links in ~0.1 s instead of ~0.5 s of write_row)
+        raw = session.connection().connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cur, cur.copy('COPY "finding_works" ("finding_id", "work_pk") FROM STDIN') as copy:
+            for i in range(0, len(finding_ids), 20_000):
+                block = zip(finding_ids[i : i + 20_000], work_pks[i : i + 20_000], strict=True)
+                copy.write("".join([f"{int(f)}\t{int(w)}\n" for f, w in block]))
     else:
         session.execute(
             insert(FindingWork), [{"finding_id": f, "work_pk": w} for f, w in zip(finding_ids, work_pks, strict=True)]
