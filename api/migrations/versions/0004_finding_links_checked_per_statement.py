@@ -1,9 +1,10 @@
 """PostgreSQL: the references of ``finding_works`` checked once per statement instead of once per row.
 
 A 10k-feature upload writes ~100k findings and ~230k links to them and to the works. A foreign
-key checks every link on its own (a query and a row lock per link and per reference): 3 s of the
-upload. Here the two foreign keys of ``finding_works`` are replaced by triggers that do the same
-for all the links a statement writes at once (1.2 s for 230k links, measured on the bench):
+key checks every link on its own (a query and a row lock per link and per reference). Here the
+two foreign keys of ``finding_works`` are replaced by triggers that do the same for all the links
+a statement writes at once. Measured on the bench (230k links in one statement, 100k works):
+1.6–1.9 s with the triggers, 3.1–3.2 s with the foreign keys, 0.54 s unchecked:
 
 * after an insert or update of links: the referenced works and findings are locked ``FOR KEY
   SHARE`` by index (as a foreign key locks them, so that no one deletes them before this
