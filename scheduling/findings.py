@@ -20,8 +20,7 @@ Severities:
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-from collections import Counter, defaultdict, deque
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -30,6 +29,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from onetrench.bulk import frozen_instances
 from onetrench.domain import (
     ExcavationMethod,
     Finding,
@@ -273,12 +273,8 @@ class _RoadFacts:
         self.period_gap_days = rule.period_gap_days
 
 
+#: The fields of a finding on a road that :class:`_RoadFindings` keeps as rows (geometry apart).
 _FIELDS = ("kind", "severity", "work_ids", "zh", "en", "fix_zh", "fix_en", "road_id", "road_name", "measures", "data")
-#: Slot setters of Finding (a frozen slotted dataclass without validation): the findings on roads
-#: are built in bulk, one field at a time over all of them (C-level ``map``), several times faster
-#: than the frozen ``__init__`` of each.
-_SETTERS = None if hasattr(Finding, "__post_init__") else [Finding.__dict__[n].__set__ for n in _FIELDS]
-_SET_GEOMETRY = None if _SETTERS is None else Finding.__dict__["geometry"].__set__
 
 
 class _RoadFindings:
@@ -316,16 +312,8 @@ class _RoadFindings:
         if not self.rows:
             return []
         geometries = road_substrings([(road, row[9]) for road, row in zip(self.roads, self.rows, strict=True)])
-        if _SETTERS is None or _SET_GEOMETRY is None:  # pragma: no cover - Finding validates: let __init__ run
-            return [
-                Finding(**dict(zip(_FIELDS, row, strict=True)), geometry=geometry)
-                for row, geometry in zip(self.rows, geometries, strict=True)
-            ]
-        out: list[Finding] = list(map(object.__new__, itertools.repeat(Finding, len(self.rows))))
-        for setter, column in zip(_SETTERS, zip(*self.rows, strict=True), strict=True):
-            deque(map(setter, out, column), maxlen=0)
-        deque(map(_SET_GEOMETRY, out, geometries), maxlen=0)
-        return out
+        columns = dict(zip(_FIELDS, zip(*self.rows, strict=True), strict=True))
+        return frozen_instances(Finding, {**columns, "geometry": geometries}, len(self.rows))
 
 
 @without_cyclic_gc

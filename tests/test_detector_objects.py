@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from geo.overlap import _bulk, detect
+from geo.overlap import detect
+from onetrench.bulk import frozen_instances
 from onetrench.domain import Interval
 from tests.test_detector import S10, make_city
 
@@ -41,12 +42,12 @@ class _Checked:
 
 
 def test_bulk_objects_equal_init_and_validate_when_asked() -> None:
-    ivs = _bulk(Interval, {"from_m": [0.0, 2.5], "to_m": [1.0, 3.0]}, 2)
+    ivs = frozen_instances(Interval, {"from_m": [0.0, 2.5], "to_m": [1.0, 3.0]}, 2)
     assert ivs == [Interval(0.0, 1.0), Interval(2.5, 3.0)]
     assert [hash(x) for x in ivs] == [hash(Interval(0.0, 1.0)), hash(Interval(2.5, 3.0))]
-    assert _bulk(_Checked, {"a": iter([1, 2]), "b": iter("xy")}, 2) == [_Checked(1, "x"), _Checked(2, "y")]
+    assert frozen_instances(_Checked, {"a": iter([1, 2]), "b": iter("xy")}, 2) == [_Checked(1, "x"), _Checked(2, "y")]
     with pytest.raises(ValueError, match="a < 0"):  # __post_init__ ran
-        _bulk(_Checked, {"a": [-1], "b": ["x"]}, 1)
+        frozen_instances(_Checked, {"a": [-1], "b": ["x"]}, 1)
 
 
 def test_garbage_collector_state_is_restored() -> None:
