@@ -31,26 +31,21 @@ disturbs far less than the closed-loop latencies.
 The server, PostgreSQL and the client threads share the machine's 2 cores: a closed loop of 8
 clients measures the throughput of those 2 cores as much as the latency of one upload.
 
-Measured 2026-11-27 on the shared 2-core build machine (PostgreSQL 15 + PostGIS on the same host,
-uvicorn --workers 2, load average 2.2–5.9 from other jobs), 100k works, 7,564 streets, three runs
-with ``--baseline aab2192`` (the service before this round: ORM rows per statement, 14 statements
-per upload, every finding in the answer):
+Measured 2026-11-27 11:00–11:45 on the 2-core build machine, quiet (load average ≤ 2, the
+server, PostgreSQL 15 + PostGIS and the clients on the same host; uvicorn --workers 2), 100k works,
+7,564 streets, a fresh seed per run (``--works 100000 --requests 400 --big 10000``):
 
-* one 50-vertex route, 8 clients spread over the city: p50 149–182 ms, p95 260–344 ms, p99
-  0.5–2.0 s, 34–38 req/s; baseline in the same runs p95 332–392 ms, 22–35 req/s (1.0–1.5x on p95:
-  the baseline's own figures moved as much between runs). All 8 in one 1 km square: p95
-  380–580 ms (baseline 619–924 ms). Target p95 < 100 ms NOT met.
-* one upload at a time in-process (``--single``, median of 60): 12 ms wall, 9 ms service CPU,
-  2.3 ms PostgreSQL backend CPU, 5 statements; baseline 38 ms, 21 ms, 4.8 ms, 14 statements.
-  Over HTTP one client waits 26–52 ms (p50) for these 12 ms: under this load every round trip
-  (pool pre-ping, BEGIN, auth, prelude, locks, nearby works, store, COMMIT) waits for the
-  scheduler, and 8 closed-loop clients queue behind each other on the 2 cores.
-* 10k-feature upload: 45.0–45.5 s over HTTP, baseline 54–89 s in the same runs (1.2–1.9x);
-  the answer counts the 106k findings (``findings_summary``, 9 MB instead of 176 MB). Target
-  < 10 s NOT met. In-process phases: intake 1.1–2.5 s, storing the works 1.8–2.7 s, nearby
-  works/roads 4.3–5.4 s (88k nearby works), rule 9–15 s (detector with ``focus`` + findings),
-  storing occupancies + 106–115k findings + 230k links 18–23 s (COPY; the links' foreign-key
-  checks are ~3 s of it, the findings' GiST index ~1 s), building the answer 0.7–0.9 s.
+* one 50-vertex route, 8 clients spread over the city: p95 83–119 ms over ten runs (under 100 ms in
+  six), p50 55–71 ms, 96–130 req/s. The machine's own speed drifted by ~30 % within the hour (one
+  upload at a time: 6.7–9.3 ms of service CPU for the same code). All 8 in one 1 km square: p95
+  220–302 ms (every upload waits for the others' grid-cell locks).
+* one upload at a time in-process (``--single 60``): 9.6–12.5 ms wall, 6.7–9.3 ms service CPU,
+  2.3–2.8 ms PostgreSQL CPU, 5 statements.
+* 10k-feature upload: 10.0–11.6 s over HTTP in five runs (106,679 findings, summarised). Phases
+  in-process: intake 0.6 s, works 0.7 s, nearby works 1.5–1.7 s, detector 0.7 s, the rule over
+  strips of new works overlapped with storing the previous strip's rows 7.8–8.0 s, answer 0.3 s.
+  A 10k upload writes ~400 MB of WAL: on PostgreSQL's default settings checkpoints come every two
+  or three of them.
 """
 
 from __future__ import annotations
