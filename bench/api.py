@@ -35,15 +35,15 @@ Measured 2026-11-27 11:00–11:45 on the 2-core build machine, quiet (load avera
 server, PostgreSQL 15 + PostGIS and the clients on the same host; uvicorn --workers 2), 100k works,
 7,564 streets, a fresh seed per run (``--works 100000 --requests 400 --big 10000``):
 
-* one 50-vertex route, 8 clients spread over the city: p95 83–119 ms over ten runs (under 100 ms in
-  six), p50 55–71 ms, 96–130 req/s. The machine's own speed drifted by ~30 % within the hour (one
+* one 50-vertex route, 8 clients spread over the city: p95 83–119 ms over eleven runs (under 100 ms
+  in seven), p50 55–71 ms, 96–130 req/s. The machine's own speed drifted by ~30 % within the hour (one
   upload at a time: 6.7–9.3 ms of service CPU for the same code). All 8 in one 1 km square: p95
   220–302 ms (every upload waits for the others' grid-cell locks).
 * one upload at a time in-process (``--single 60``): 9.6–12.5 ms wall, 6.7–9.3 ms service CPU,
   2.3–2.8 ms PostgreSQL CPU, 5 statements.
-* 10k-feature upload: 10.0–11.6 s over HTTP in five runs (106,679 findings, summarised). Phases
+* 10k-feature upload: 10.0–12.3 s over HTTP in six runs (106,679 findings, summarised). Phases
   in-process: intake 0.6 s, works 0.7 s, nearby works 1.5–1.7 s, detector 0.7 s, the rule over
-  strips of new works overlapped with storing the previous strip's rows 7.8–8.0 s, answer 0.3 s.
+  strips of new works overlapped with storing the previous strip's rows 7.8–8.8 s, answer 0.3 s.
   A 10k upload writes ~400 MB of WAL: on PostgreSQL's default settings checkpoints come every two
   or three of them.
 """
