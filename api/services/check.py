@@ -163,7 +163,9 @@ class CheckResult:
 
     ``timings`` holds the seconds spent in each phase (``lookup``: finding and loading the
     nearby works and roads; ``rule``: detector and findings; ``store``: writing occupancies
-    and findings).
+    and findings). In an overlapped check (:data:`OVERLAP_MIN`) ``rule`` is the time of the
+    detector and the rule themselves, and ``store`` the rest: making the rows, and the writing
+    that was not done while the rule ran.
     """
 
     findings: list[FindingRow] = field(default_factory=list)
