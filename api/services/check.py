@@ -11,12 +11,13 @@ Checks that must see each other's results (two uploads at once) are serialised b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
 import time
 import weakref
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -448,14 +449,9 @@ class _Target:
         *,
         inline_max: int | None = None,
     ) -> list[FindingRow]:
-        """Insert the occupancies of the works of ``focus`` and the findings naming one of them."""
+        """Insert the occupancies of the works of ``focus`` and ``findings`` (those of ``run_rule(focus=…)``)."""
         insert_occupancies(self.session, self.occupancy_rows(occupancy, focus))
-        return store_findings(
-            self.session,
-            [f for f in findings if not focus.isdisjoint(f.work_ids)],
-            self.pk_by_key,
-            inline_max=inline_max,
-        )
+        return store_findings(self.session, findings, self.pk_by_key, inline_max=inline_max)
 
     def occupancy_rows(self, occupancy: Sequence[Occupancy], focus: AbstractSet[str]) -> list[dict[str, Any]]:
         """The occupancy rows of the works of ``focus``."""
@@ -533,7 +529,7 @@ def _rule_and_store_overlapped(
             found = evaluate_focus(works, roads, occupancy, shared, off_road, settings=settings, focus=focus)
             rule_s += time.perf_counter() - t
             # the rows are made here, the thread only writes: it waits for the server most of the time
-            prepared = prepare_findings(found, target.pk_by_key, postgres=True, stored_keys=stored_keys)
+            prepared = prepare_findings(found, target.pk_by_key, for_copy=True, stored_keys=stored_keys)
             batches.put((target.occupancy_rows(occupancy, focus), prepared))
     finally:
         batches.put(None)
@@ -584,7 +580,7 @@ def store_findings(
     With ``stored_keys``, findings whose key is in it are left out, and the keys stored are added.
     """
     postgres = session.get_bind().dialect.name == "postgresql"
-    prepared = prepare_findings(findings, pk_by_key, postgres=postgres, stored_keys=stored_keys)
+    prepared = prepare_findings(findings, pk_by_key, for_copy=postgres, stored_keys=stored_keys)
     return write_findings(session, prepared, inline_max=inline_max)
 
 
@@ -608,12 +604,14 @@ def prepare_findings(
     findings: Sequence[Finding],
     pk_by_key: dict[str, int],
     *,
-    postgres: bool,
+    for_copy: bool,
     stored_keys: set[str] | None = None,
 ) -> PreparedFindings:
     """The values of the rows and links of ``findings`` (no database access: any thread may run it).
 
-    With ``stored_keys``, findings whose key is in it are left out, and their keys are added.
+    ``for_copy``: also the ``COPY`` rows, when there are more than :data:`SMALL_INSERT_MAX`
+    (PostgreSQL's bulk path). With ``stored_keys``, findings whose key is in it are left out, and
+    their keys are added.
     """
     unique: dict[str, tuple[Finding, dict[str, Any]]] = {}
     for finding in findings:
@@ -632,7 +630,7 @@ def prepare_findings(
         values["created_at"] = now
         work_pks.append(sorted({pk_by_key[k] for k in finding.work_ids if k in pk_by_key}))
     rows = None
-    if postgres and len(unique) > SMALL_INSERT_MAX:
+    if for_copy and len(unique) > SMALL_INSERT_MAX:
         rows = [
             (
                 rec["key"],
@@ -811,12 +809,19 @@ def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterab
     of its own; in the overlapped check, already on a writer thread, its hand-offs of the GIL cost
     the evaluating thread ~0.5 s of a 10k upload.)
     """
+    with _copy_in(session, table, columns) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+@contextlib.contextmanager
+def _copy_in(session: Session, table: str, columns: Sequence[str]) -> Iterator[Any]:
+    """Psycopg's ``Copy`` of ``COPY table (columns) FROM STDIN`` on the session's connection."""
     raw = session.connection().connection.driver_connection
     assert raw is not None
     cols = ", ".join(f'"{c}"' for c in columns)
     with raw.cursor() as cur, cur.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy:
-        for row in rows:
-            copy.write_row(row)
+        yield copy
 
 
 def insert_links(session: Session, finding_ids: list[int], work_pks: list[int]) -> None:
@@ -826,9 +831,7 @@ def insert_links(session: Session, finding_ids: list[int], work_pks: list[int]) 
     if session.get_bind().dialect.name == "postgresql":
         # two integers per row need no escaping: the COPY text is written directly (a 10k upload's
         # 230k links in ~0.1 s instead of ~0.5 s of write_row)
-        raw = session.connection().connection.driver_connection
-        assert raw is not None
-        with raw.cursor() as cur, cur.copy('COPY "finding_works" ("finding_id", "work_pk") FROM STDIN') as copy:
+        with _copy_in(session, "finding_works", ["finding_id", "work_pk"]) as copy:
             for i in range(0, len(finding_ids), 20_000):
                 block = zip(finding_ids[i : i + 20_000], work_pks[i : i + 20_000], strict=True)
                 copy.write("".join([f"{int(f)}\t{int(w)}\n" for f, w in block]))

@@ -39,7 +39,6 @@ from api.services import audit, upload_pg
 from api.services.auth import Principal
 from api.services.check import (
     _record,
-    _within,
     cached_roads,
     check_works,
     copy_rows,
@@ -47,13 +46,13 @@ from api.services.check import (
     lock_works,
     max_road_width,
     next_ids,
+    prepare_findings,
     roads_stamp,
     run_rule,
 )
 from api.services.convert import (
     WORK_FIELDS,
     apply_work,
-    finding_values,
     json_text,
     jsonable,
     snapshot,
@@ -61,7 +60,7 @@ from api.services.convert import (
     work_key,
 )
 from api.services.geometry import from_db, shaped_element
-from onetrench.domain import ExcavationMethod, Finding, FindingKind, Work
+from onetrench.domain import ExcavationMethod, FindingKind, Work
 from onetrench.errors import Forbidden, InputError, NotFound, Problem
 from onetrench.gcpause import without_cyclic_gc
 from onetrench.settings import Settings
@@ -309,12 +308,9 @@ def _store_new_small_pg(
     ewkb = _ewkb(geoms)
     records = _first_version_records(new_ids, items, principal.org_id, now)
     # the stamp is read again under the lock: a road load may have committed since
-    stamp, near = upload_pg.near_works(session, ewkb)
-    width = stamp[2]
-    keep = _within(geoms, [w.geometry for _, w in near], width)
-    near = [x for x, k in zip(near, keep, strict=True) if k]
+    stamp, near = upload_pg.near_works(session, ewkb)  # exact (ST_DWithin): no second test here
     road_cache = cached_roads(session, stamp)
-    roads, road_pk = road_cache.near(geoms, width)
+    roads, road_pk = road_cache.near(geoms, stamp[2])
     new_keys = set(latest)
     pk_by_key = {key: rec["id"] for key, rec in zip(latest, records, strict=True)} | {w.work_id: pk for pk, w in near}
     live_works = [
@@ -336,23 +332,14 @@ def _store_new_small_pg(
         for occ in occupancy
         if occ.work_id in new_keys and occ.road_id in road_pk
     ]
-    unique: dict[str, tuple[Finding, dict[str, Any]]] = {}
-    for finding in found:
-        if new_keys.isdisjoint(finding.work_ids):
-            continue
-        values = finding_values(finding, with_geometry=False)
-        unique.setdefault(values["key"], (finding, values))
-    farr = np.array([f.geometry for f, _ in unique.values()], dtype=object)
-    if len(farr):
-        farr[shapely.is_empty(farr)] = None
-    fgeoms: list[Any] = farr.tolist()
-    fwkb: list[Any] = shapely.to_wkb(shapely.set_srid(farr, SRID), include_srid=True).tolist() if len(farr) else []
-    finding_rows = []
-    links: list[tuple[str, int]] = []
-    for (finding, values), w in zip(unique.values(), fwkb, strict=True):
-        values["created_at"] = now
-        finding_rows.append((*(values[name] for name, _ in upload_pg.FINDING_SPEC[:12]), w, now))
-        links.extend((values["key"], pk) for pk in sorted({pk_by_key[k] for k in finding.work_ids if k in pk_by_key}))
+    # run_rule(focus=) returns only the findings naming a new work
+    prepared = prepare_findings(found, pk_by_key, for_copy=False)
+    unique, fgeoms, fwkb = prepared.unique, prepared.geoms, prepared.wkb
+    finding_rows = [
+        (*(values[name] for name, _ in upload_pg.FINDING_SPEC[:12]), w, values["created_at"])
+        for (_, values), w in zip(unique.values(), fwkb, strict=True)
+    ]
+    links = [(key, pk) for key, pks in zip(unique, prepared.work_pks, strict=True) for pk in pks]
     n_findings = len(unique)
     detail: dict[str, Any] = {"created": len(records), "updated": 0, "findings": n_findings}
     large = n_findings > settings.upload_findings_inline_max
