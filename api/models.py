@@ -125,9 +125,9 @@ def _enum(cls: type[StrEnum], length: int = 32) -> SAEnum:
     )
 
 
-def geometry_column(kind: str = "GEOMETRY", *, nullable: bool = False) -> Any:
-    """A geoalchemy2 geometry column in the working CRS with a spatial index."""
-    return mapped_column(Geometry(kind, srid=SRID, spatial_index=True), nullable=nullable)
+def geometry_column(kind: str = "GEOMETRY", *, nullable: bool = False, spatial_index: bool = True) -> Any:
+    """A geoalchemy2 geometry column in the working CRS, with a spatial index unless told otherwise."""
+    return mapped_column(Geometry(kind, srid=SRID, spatial_index=spatial_index), nullable=nullable)
 
 
 class OrgKind(StrEnum):
@@ -318,7 +318,8 @@ class FindingRow(Base):
     fix_en: Mapped[str] = mapped_column(Text, default="")
     measures: Mapped[list[Any]] = mapped_column(default=list)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    geometry: Mapped[Any | None] = geometry_column(nullable=True)
+    #: No spatial index: findings are never selected by place (migration 0005).
+    geometry: Mapped[Any | None] = geometry_column(nullable=True, spatial_index=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     works: Mapped[list[FindingWork]] = relationship(cascade="all, delete-orphan", passive_deletes=True)

@@ -231,21 +231,54 @@ def evaluate_focus(
 
     if focus is None:
         return list(evaluate(works, roads, occupancy, shared, settings=settings, off_road=off_road))
-    focus_roads = {o.road_id for o in occupancy if o.work_id in focus}
-    involved = set(focus) | {o.work_id for o in occupancy if o.road_id in focus_roads}
-    occupancy = [o for o in occupancy if o.work_id in involved]
-    road_ids = {o.road_id for o in occupancy}
-    return list(
-        evaluate(
-            [w for w in works if w.work_id in involved],
-            [r for r in roads if r.road_id in road_ids],
-            occupancy,
-            [sh for sh in shared if not focus.isdisjoint(sh.work_ids)],
-            settings=settings,
-            off_road=off_road,
-            focus=focus,
+    return FocusIndex(works, roads, occupancy, shared).evaluate(focus, off_road, settings=settings)
+
+
+class FocusIndex:
+    """A detection's output indexed by work and road, for :func:`evaluate_focus` over many focus sets.
+
+    An overlapped check evaluates one strip of new works after the other against the same
+    detection: selecting each strip's works, roads, occupancy and stretches through these indexes
+    costs what the strip holds, not a pass over the whole detection per strip (~0.5 s of a 10k
+    upload). The selections keep the detection's order.
+    """
+
+    def __init__(
+        self, works: Sequence[Work], roads: Sequence[Road], occupancy: Sequence[Occupancy], shared: Sequence[Any]
+    ) -> None:
+        self.works, self.roads, self.occupancy, self.shared = works, roads, occupancy, shared
+        self._work_index = {w.work_id: i for i, w in enumerate(works)}
+        self._road_index = {r.road_id: i for i, r in enumerate(roads)}
+        self._occupancy_of: dict[str, list[int]] = {}
+        self._works_on: dict[str, set[str]] = {}
+        for i, occ in enumerate(occupancy):
+            self._occupancy_of.setdefault(occ.work_id, []).append(i)
+            self._works_on.setdefault(occ.road_id, set()).add(occ.work_id)
+        self._shared_of: dict[str, list[int]] = {}
+        for i, stretch in enumerate(shared):
+            for work_id in stretch.work_ids:
+                self._shared_of.setdefault(work_id, []).append(i)
+
+    def evaluate(self, focus: AbstractSet[str], off_road: Sequence[Any], *, settings: Settings) -> list[Finding]:
+        """The findings naming a work of ``focus`` (as :func:`evaluate_focus`)."""
+        from scheduling.findings import evaluate
+
+        occupancy, none = self.occupancy, ()
+        focus_roads = {occupancy[i].road_id for w in focus for i in self._occupancy_of.get(w, none)}
+        involved = set(focus).union(*(self._works_on[r] for r in focus_roads))
+        occ = [occupancy[i] for i in sorted(i for w in involved for i in self._occupancy_of.get(w, none))]
+        road_ids = {o.road_id for o in occ}
+        return list(
+            evaluate(
+                [self.works[i] for i in sorted(self._work_index[w] for w in involved if w in self._work_index)],
+                [self.roads[i] for i in sorted(self._road_index[r] for r in road_ids if r in self._road_index)],
+                occ,
+                [self.shared[i] for i in sorted({i for w in focus for i in self._shared_of.get(w, none)})],
+                settings=settings,
+                off_road=off_road,
+                focus=focus,
+            )
         )
-    )
 
 
 # --------------------------------------------------------------------------------------
@@ -520,13 +553,14 @@ def _rule_and_store_overlapped(
         t = time.perf_counter()
         detection = detect(works, roads, settings=settings, focus=set().union(*strips))
         occupancy = list(detection.occupancy)
-        shared, off_road = list(detection.shared), list(detection.off_road)
+        index = FocusIndex(works, roads, occupancy, list(detection.shared))
+        off_road = list(detection.off_road)
         rule_s += time.perf_counter() - t
         for focus in strips:
             if failed:
                 break
             t = time.perf_counter()
-            found = evaluate_focus(works, roads, occupancy, shared, off_road, settings=settings, focus=focus)
+            found = index.evaluate(focus, off_road, settings=settings)
             rule_s += time.perf_counter() - t
             # the rows are made here, the thread only writes: it waits for the server most of the time
             prepared = prepare_findings(found, target.pk_by_key, for_copy=True, stored_keys=stored_keys)
