@@ -9,7 +9,7 @@ import shapely
 from sqlalchemy import Engine, Select, select
 from sqlalchemy.orm import Session
 
-from api.models import Role, WorkRow
+from api.models import FindingRow, Role, WorkRow
 from api.services import auth
 from api.services.check import check_works, near_road_ids, near_work_ids
 from api.services.geometry import from_db
@@ -155,6 +155,10 @@ def test_bulk_upload_stores_what_the_row_by_row_path_stores(api_engine: Engine, 
                 for k, kind, _s, wk, *_ in stored["findings"]
                 if "gas:" in wk  # type: ignore[attr-defined]
             )
+            # and their data as read back (the COPY path makes them JSON-compatible only to answer)
+            data = {f.key: f.data for f in out.findings}
+            with_data = session.execute(select(FindingRow.key, FindingRow.data)).all()
+            assert data == {key: value for key, value in with_data if key in data}
             results.append(stored)
             session.rollback()
     bulk, by_row = results

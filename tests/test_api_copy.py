@@ -39,9 +39,32 @@ ROW = st.tuples(
     ]
 )
 def test_rows_read_back_as_written(api_postgis_engine: Engine, rows: list[tuple[object, ...]]) -> None:
+    """In text format (escaped by psycopg) and in binary format (as the findings are written)."""
+    for binary_types in (None, ["int4", "text", "float8", "bool", "date"]):
+        with Session(api_postgis_engine) as session:
+            session.execute(
+                text("CREATE TEMP TABLE copy_probe (i int, t text, f float8, b bool, d date) ON COMMIT DROP")
+            )
+            copy_rows(session, "copy_probe", ["i", "t", "f", "b", "d"], rows, binary_types=binary_types)
+            got = session.execute(text("SELECT i, t, f, b, d FROM copy_probe")).all()
+            session.rollback()
+        assert [tuple(r) for r in got] == rows, binary_types
+
+
+@pytest.mark.postgis
+def test_binary_rows_give_json_and_geometry_columns_their_text_and_ewkb(api_postgis_engine: Engine) -> None:
+    """Findings' JSON goes as text and their geometry as EWKB bytes (``FINDING_COPY_TYPES``)."""
+    import shapely
+
+    line = shapely.set_srid(shapely.LineString([(500000.5, 3200000.25), (500010, 3200003)]), 4545)
+    ewkb = shapely.to_wkb(line, include_srid=True)
+    rows = [(1, '{"道路":[1.5,"a\\tb"]}', ewkb), (2, "[]", None)]
     with Session(api_postgis_engine) as session:
-        session.execute(text("CREATE TEMP TABLE copy_probe (i int, t text, f float8, b bool, d date) ON COMMIT DROP"))
-        copy_rows(session, "copy_probe", ["i", "t", "f", "b", "d"], rows)
-        got = session.execute(text("SELECT i, t, f, b, d FROM copy_probe")).all()
+        session.execute(text("CREATE TEMP TABLE copy_probe (i int, j json, g geometry(Geometry, 4545)) ON COMMIT DROP"))
+        copy_rows(session, "copy_probe", ["i", "j", "g"], rows, binary_types=["int4", "text", "bytea"])
+        got = session.execute(text("SELECT i, j, ST_AsEWKB(g) FROM copy_probe ORDER BY i")).all()
         session.rollback()
-    assert [tuple(r) for r in got] == rows
+    assert got[0][1] == {"道路": [1.5, "a\tb"]}  # the JSON escape read as a tab
+    assert shapely.equals_exact(shapely.from_wkb(bytes(got[0][2])), line, tolerance=0)
+    assert shapely.get_srid(shapely.from_wkb(bytes(got[0][2]))) == 4545
+    assert tuple(got[1]) == (2, [], None)

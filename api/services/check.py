@@ -35,6 +35,8 @@ from api.services.convert import (
     RULE_WORK_FIELDS,
     finding_values,
     json_text,
+    jsonable,
+    jsonable_text,
     road_from_row,
     work_from_row,
     works_from_rows,
@@ -587,6 +589,7 @@ def _shape(session: Session, records: list[FindingRow]) -> None:
             )
         ).all()
     )
+    _jsonable_data(record.__dict__ for record in records)
     for record in records:
         ewkb = got.get(record.id)
         if ewkb is not None:
@@ -632,6 +635,8 @@ class PreparedFindings:
     #: ``COPY`` rows without their leading id (PostgreSQL, more than :data:`SMALL_INSERT_MAX`).
     copy_rows: list[tuple[Any, ...]] | None
     now: Any
+    #: ``data`` of the values is the findings' own (see :func:`prepare_findings`).
+    data_as_given: bool = False
 
 
 def prepare_findings(
@@ -643,16 +648,19 @@ def prepare_findings(
 ) -> PreparedFindings:
     """The values of the rows and links of ``findings`` (no database access: any thread may run it).
 
-    ``for_copy``: also the ``COPY`` rows, when there are more than :data:`SMALL_INSERT_MAX`
-    (PostgreSQL's bulk path). With ``stored_keys``, findings whose key is in it are left out, and
-    their keys are added.
+    ``for_copy``: also the binary ``COPY`` rows, when there are more than :data:`SMALL_INSERT_MAX`
+    (PostgreSQL's bulk path); the records' ``data`` are then made JSON-compatible only if they
+    are shown (:func:`write_findings`, :func:`_shape`). With ``stored_keys``, findings whose key is
+    in it are left out, and their keys are added.
     """
     unique: dict[str, tuple[Finding, dict[str, Any]]] = {}
+    skip: AbstractSet[str] = stored_keys if stored_keys is not None else frozenset()
     for finding in findings:
-        values = finding_values(finding, with_geometry=False)
-        unique.setdefault(values["key"], (finding, values))
+        values = finding_values(finding, with_geometry=False, data_as_given=for_copy)
+        key = values["key"]
+        if key not in unique and key not in skip:
+            unique[key] = (finding, values)
     if stored_keys is not None:
-        unique = {key: item for key, item in unique.items() if key not in stored_keys}
         stored_keys.update(unique)
     now = utcnow()
     garr = np.array([f.geometry for f, _ in unique.values()], dtype=object)
@@ -678,13 +686,15 @@ def prepare_findings(
                 rec["fix_zh"],
                 rec["fix_en"],
                 json_text(rec["measures"]),
-                json_text(rec["data"]),
+                jsonable_text(rec["data"]),
                 now,
-                None if w is None else w.hex(),
+                w,
             )
             for (_, rec), w in zip(unique.values(), wkb, strict=True)
         ]
-    return PreparedFindings(unique=unique, geoms=garr.tolist(), wkb=wkb, work_pks=work_pks, copy_rows=rows, now=now)
+    return PreparedFindings(
+        unique=unique, geoms=garr.tolist(), wkb=wkb, work_pks=work_pks, copy_rows=rows, now=now, data_as_given=for_copy
+    )
 
 
 def write_findings(session: Session, prepared: PreparedFindings, *, inline_max: int | None = None) -> list[FindingRow]:
@@ -694,6 +704,9 @@ def write_findings(session: Session, prepared: PreparedFindings, *, inline_max: 
         return []
     session.flush()
     records = [values for _, values in unique.values()]
+    shaped = inline_max is None or len(records) <= inline_max
+    if prepared.data_as_given and shaped:
+        _jsonable_data(records)
     if prepared.copy_rows is None and session.get_bind().dialect.name == "postgresql":
         return _insert_small_pg(
             session, unique, records=records, wkb=wkb, geoms=geoms, work_pks=prepared.work_pks, now=prepared.now
@@ -705,6 +718,7 @@ def write_findings(session: Session, prepared: PreparedFindings, *, inline_max: 
             "findings",
             [*FINDING_COLUMNS, "geometry"],
             ((fid, *row) for fid, row in zip(ids, prepared.copy_rows, strict=True)),
+            binary_types=FINDING_COPY_TYPES,
         )
     else:
         rows = [
@@ -715,13 +729,18 @@ def write_findings(session: Session, prepared: PreparedFindings, *, inline_max: 
     out: list[FindingRow] = []
     finding_ids: list[int] = []
     work_pks: list[int] = []
-    shaped = inline_max is None or len(records) <= inline_max
     for fid, rec, w, g, pks in zip(ids, records, wkb, geoms, prepared.work_pks, strict=True):
         out.append(_record(rec, fid, shaped_element(g, w) if shaped and g is not None else None))
         finding_ids.extend([fid] * len(pks))
         work_pks.extend(pks)
     insert_links(session, finding_ids, work_pks)
     return out
+
+
+def _jsonable_data(records: Iterable[dict[str, Any]]) -> None:
+    """Make the ``data`` of finding values JSON-compatible, as read back from the database."""
+    for rec in records:
+        rec["data"] = jsonable(rec["data"])
 
 
 def _record(values: dict[str, Any], fid: int, geometry: WKBElement | None) -> FindingRow:
@@ -814,6 +833,16 @@ FINDING_COLUMNS = (
 )
 
 
+#: Types of the columns of a finding's binary ``COPY`` row (:data:`FINDING_COLUMNS`, then the
+#: geometry): JSON is sent as text, the geometry as EWKB bytes.
+FINDING_COPY_TYPES = (
+    "int4",
+    *("text",) * 12,
+    "timestamptz",
+    "bytea",
+)
+
+
 def copy_value(value: Any) -> Any:
     """A Python value as ``COPY`` takes it: enums by value, JSON (lists, dicts) as text."""
     if isinstance(value, StrEnum):
@@ -835,26 +864,40 @@ def next_ids(session: Session, table: str, n: int) -> list[int]:
     return [int(i) for i in ids]
 
 
-def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+def copy_rows(
+    session: Session,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    binary_types: Sequence[str] | None = None,
+) -> None:
     """Write rows with PostgreSQL's ``COPY … FROM STDIN`` on the session's connection (same transaction).
+
+    With ``binary_types`` (a PostgreSQL type name per column, for psycopg's dumpers), in binary
+    format: text is sent as UTF-8 without escaping, and ``bytes`` as they are, which a ``json``
+    column takes as its text and a ``geometry`` column as (E)WKB.
 
     The data is sent as it is formatted (32 kB at a time): the server parses and indexes rows
     while Python formats the next ones. (psycopg's ``QueuedLibpqWriter`` would send from a thread
     of its own; in the overlapped check, already on a writer thread, its hand-offs of the GIL cost
     the evaluating thread ~0.5 s of a 10k upload.)
     """
-    with _copy_in(session, table, columns) as copy:
+    with _copy_in(session, table, columns, binary=binary_types is not None) as copy:
+        if binary_types is not None:
+            copy.set_types(list(binary_types))
         for row in rows:
             copy.write_row(row)
 
 
 @contextlib.contextmanager
-def _copy_in(session: Session, table: str, columns: Sequence[str]) -> Iterator[Any]:
+def _copy_in(session: Session, table: str, columns: Sequence[str], *, binary: bool = False) -> Iterator[Any]:
     """Psycopg's ``Copy`` of ``COPY table (columns) FROM STDIN`` on the session's connection."""
     raw = session.connection().connection.driver_connection
     assert raw is not None
     cols = ", ".join(f'"{c}"' for c in columns)
-    with raw.cursor() as cur, cur.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy:
+    options = " (FORMAT BINARY)" if binary else ""
+    with raw.cursor() as cur, cur.copy(f'COPY "{table}" ({cols}) FROM STDIN{options}') as copy:
         yield copy
 
 
