@@ -257,3 +257,21 @@ def test_large_uploads_are_stored_with_the_cyclic_gc_paused(api_world: Any, monk
         assert r.status_code == 200, r.text
     assert seen == [True, False]
     assert gc.isenabled()
+
+
+def test_geojson_body_that_is_not_geojson_gets_the_intake_errors(api_world: Any) -> None:
+    """The body is parsed once, by the intake: the same problems as for a file, in both languages."""
+    w = api_world
+    headers = {**w.headers("power"), "Content-Type": "application/json"}
+    for body, status in ((b"{not json", 400), (b"", 400), (b"[1, 2]", 400), (b'{"type": "Topology"}', 400)):
+        r = w.client.post("/works", content=body, headers=headers)
+        assert r.status_code == status, (body, r.text)
+        problem = r.json()
+        assert problem["type"].endswith("unreadable-file"), problem
+        assert problem["detail"] and problem["detail_zh"], problem
+    no_geometry = b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"id": "X-1"}}]}'
+    r = w.client.post("/works", content=no_geometry, headers=headers)
+    assert r.status_code == 422
+    errors = r.json()["errors"]  # what the one feature lacks (geometry, dates …), each in both languages
+    assert errors, r.text
+    assert all(e["index"] == 0 and e["zh"] and e["en"] for e in errors), errors

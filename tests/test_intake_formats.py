@@ -80,6 +80,21 @@ def test_geojson_chinese_and_english_fields(settings: Settings) -> None:
     assert "district.fallback_bbox" in codes(result.warnings)
 
 
+def test_geojson_with_bom_or_nan_reads_as_without(settings: Settings) -> None:
+    """orjson reads the document; a byte-order mark is skipped, and NaN (which orjson refuses) still
+    reads, by the standard library, so that only its feature is reported."""
+    data = (DATA / "routes.geojson").read_bytes()
+    plain = read_works("routes.geojson", data=data, settings=settings)
+    with_bom = read_works("routes.geojson", data=b"\xef\xbb\xbf" + data, settings=settings)
+    assert [w.work_id for w in with_bom.works] == [w.work_id for w in plain.works] == ["GS-001", "RQ-001", "ZONE-1"]
+    doc = json.loads(data)
+    first = doc["features"][0]["geometry"]["coordinates"]
+    first[0] = [float("nan"), first[0][1], *first[0][2:]]
+    with_nan = read_works("routes.geojson", data=json.dumps(doc).encode(), settings=settings)
+    assert [w.work_id for w in with_nan.works] == ["RQ-001", "ZONE-1"]
+    assert {e.index for e in with_nan.errors} == {0}
+
+
 def test_shapefile_gbk_without_cpg(settings: Settings) -> None:
     result = read_works(DATA / "gbk_nocpg.zip", settings=settings)
     assert result.errors == []

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, File, Form, Header, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
 
 from api import present
 from api.deps import CurrentPrincipal, SessionDep, SettingsDep, WorkId
@@ -224,29 +224,71 @@ def upload_file(
     )
 
 
-@router.post("", response_model=UploadPublic, responses=ERRORS, summary="上传 GeoJSON / upload a GeoJSON body")
+async def _geojson_body(request: Request, settings: SettingsDep) -> bytes:
+    """The body of ``POST /works`` as sent: the intake parses it once (not the framework first)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit():
+        _too_large(int(length), settings)
+    data = await request.body()
+    _too_large(len(data), settings)
+    return data
+
+
+def _canonical_json(data: bytes) -> bytes | str:
+    """The body with its keys sorted (a retry may order them otherwise), or as sent if not JSON."""
+    try:
+        return json.dumps(json.loads(data), ensure_ascii=False, sort_keys=True)
+    except ValueError:
+        return data
+
+
+#: The request body of ``POST /works`` in the OpenAPI schema (the route reads it as bytes).
+GEOJSON_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "additionalProperties": True,
+                    "description": "GeoJSON FeatureCollection",
+                },
+                "examples": {"routes": {"summary": "两条路由 / two routes", "value": FEATURE_COLLECTION_EXAMPLE}},
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "",
+    response_model=UploadPublic,
+    responses=ERRORS,
+    summary="上传 GeoJSON / upload a GeoJSON body",
+    openapi_extra=GEOJSON_BODY,
+)
 def upload_geojson(
     *,
     session: SessionDep,
     principal: CurrentPrincipal,
     settings: SettingsDep,
-    body: Annotated[
-        dict[str, Any], Body(description="GeoJSON FeatureCollection", examples=[FEATURE_COLLECTION_EXAMPLE])
-    ],
+    data: Annotated[bytes, Depends(_geojson_body)],
     crs: Annotated[str | None, Query(description="坐标系 / CRS (default: EPSG:4490)")] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Upload works as a GeoJSON FeatureCollection (same answer as the file upload, findings_summary included)."""
+    """Upload works as a GeoJSON FeatureCollection (same answer as the file upload, findings_summary included).
+
+    The body is read as sent and parsed once by the intake: a body that is not JSON is an
+    unreadable file (400), one that is not GeoJSON an invalid input (422), as for a file.
+    """
     principal.require(Role.UTILITY, action_zh="上传工程", action_en="uploading works")
-    data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    _too_large(len(data), settings)
     return _once(
         session,
         principal,
         settings,
         idempotency_key,
         endpoint="POST /works",
-        request_sha256=lambda: idempotency.fingerprint(crs, json.dumps(body, ensure_ascii=False, sort_keys=True)),
+        request_sha256=lambda: idempotency.fingerprint(crs, _canonical_json(data)),
         upload=lambda: _ingest(session, principal, settings, name="body.geojson", data=data, crs=crs, layer=None),
     )
 

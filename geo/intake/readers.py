@@ -24,6 +24,7 @@ from typing import Any
 from xml.etree.ElementTree import Element
 
 import numpy as np
+import orjson
 import shapely
 from defusedxml import ElementTree as SafeET
 from shapely.geometry import LineString, MultiLineString, Polygon
@@ -232,9 +233,22 @@ def geojson_geometry(obj: Any) -> tuple[BaseGeometry | None, int]:
     return geom, dims
 
 
+def _json_document(data: bytes) -> Any:
+    """The parsed JSON of ``data`` (UTF-8, with or without a byte-order mark).
+
+    orjson reads it 2-3x faster than the standard library; what orjson refuses and the standard
+    library reads (NaN, integers beyond 64 bits) is read by the latter, so that such a value is
+    reported on its feature instead of failing the whole file.
+    """
+    try:
+        return orjson.loads(data[3:] if data.startswith(codecs.BOM_UTF8) else data)
+    except orjson.JSONDecodeError:
+        return json.loads(data.decode("utf-8-sig"))
+
+
 def read_geojson(source: str, data: bytes) -> RawFile:
     """Read a GeoJSON FeatureCollection, Feature or bare geometry."""
-    doc = json.loads(data.decode("utf-8-sig"))
+    doc = _json_document(data)
     if not isinstance(doc, dict):
         raise ValueError("GeoJSON top level is not an object")
     crs = None
