@@ -12,6 +12,7 @@ Checks that must see each other's results (two uploads at once) are serialised b
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import queue
 import threading
@@ -505,10 +506,19 @@ class _Target:
 
 
 def _strips(works: Sequence[Work], size: int) -> list[set[str]]:
-    """The ids of ``works`` in west-to-east strips of about ``size`` works (few pairs cross a strip's edge)."""
+    """The ids of ``works`` in west-to-east strips of about ``size`` works (few pairs cross a strip's edge).
+
+    The last strip is a quarter of the others: once it is evaluated, only its rows are left to
+    write, and the check waits for them alone.
+    """
     xs = shapely.get_x(shapely.centroid(np.array([w.geometry for w in works], dtype=object)))
     order = np.argsort(xs, kind="stable")
-    return [{works[i].work_id for i in part} for part in np.array_split(order, max(1, round(len(works) / size)))]
+    n = len(works)
+    if n <= size:
+        return [{w.work_id for w in works}]
+    last = max(1, size // 4)
+    bounds = [*range(0, n - last, size), n - last, n]
+    return [{works[i].work_id for i in order[a:b]} for a, b in itertools.pairwise(bounds) if b > a]
 
 
 def _rule_and_store_overlapped(
