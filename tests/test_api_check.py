@@ -280,3 +280,31 @@ def test_geojson_many_equals_geojson_one_by_one() -> None:
     many = geojson_many(geoms, SETTINGS)
     assert [json.dumps(g) for g in many] == [json.dumps(geojson(g, SETTINGS)) for g in geoms]
     assert many[1] is None and many[3] is None and many[0] is not None
+
+
+def test_works_from_rows_equal_the_works_stored(api_engine: Engine) -> None:
+    """Nearby works are built a column at a time from their rows: each equals the work that was stored
+    (name, contact and source apart, which the rule does not read and are left empty)."""
+    import datetime as dt
+    import json
+
+    from api.services.check import NEAR_COLUMNS
+    from api.services.convert import works_from_rows
+
+    power = read_works(DATA / "power.geojson", settings=SETTINGS).works[0]
+    works = [
+        dataclasses.replace(
+            power, work_id=f"P-{i}", attributes={"备注": f"第{i}条", "n": i}, start=power.start + dt.timedelta(days=i)
+        )
+        for i in range(3)
+    ]
+    with Session(api_engine) as session:
+        store_works(session, _principal(session, "power"), works, settings=SETTINGS)
+        rows = session.scalars(select(WorkRow).order_by(WorkRow.id)).all()
+        table = [(*(getattr(r, c) for c in NEAR_COLUMNS), json.dumps(r.attributes)) for r in rows]
+        built = works_from_rows(table, [from_db(r.geometry) for r in rows])
+        session.rollback()
+    assert len(built) == len(works) >= 2
+    for got, want in zip(built, works, strict=True):
+        assert got == dataclasses.replace(want, work_id=got.work_id, name="", contact="", source="")
+        assert got.work_id.endswith(want.work_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from shapely.geometry.base import BaseGeometry
 
 from api.models import BundleRow, FindingRow, RoadRow, WorkRow
 from api.services.geometry import from_db, to_db
+from onetrench.bulk import frozen_instances
 from onetrench.domain import (
     Bundle,
     Finding,
@@ -83,26 +85,33 @@ RULE_WORK_FIELDS = tuple(name for name in WORK_FIELDS if name not in {"name", "c
 def works_from_rows(rows: Sequence[Sequence[Any]], geometries: Sequence[BaseGeometry]) -> list[Work]:
     """Domain works of result rows ``(id, key, *RULE_WORK_FIELDS, attributes as JSON text, …)``.
 
-    For many rows at once (nearby works): fields are read by position, and each distinct
-    attributes text is parsed once. Name, contact and source are left empty.
+    For many rows at once (nearby works, ~90k for a 10k upload): built a column at a time
+    (:func:`onetrench.bulk.frozen_instances`, the values are the database's, already checked), and
+    each distinct attributes text is parsed once. Name, contact and source are left empty.
     """
+    if not rows:
+        return []
     n = len(RULE_WORK_FIELDS)
+    columns = list(zip(*rows, strict=True))
     parsed: dict[str | None, dict[str, Any]] = {None: {}}
-    out: list[Work] = []
-    for row, geometry in zip(rows, geometries, strict=True):
-        raw = row[n + 2]
-        attributes = parsed.get(raw)
-        if attributes is None:
-            attributes = parsed[raw] = json.loads(raw) or {}
-        out.append(
-            Work(
-                work_id=row[1],
-                geometry=geometry,
-                attributes=dict(attributes),
-                **dict(zip(RULE_WORK_FIELDS, row[2 : n + 2], strict=True)),
-            )
-        )
-    return out
+    attributes = []
+    for raw in columns[n + 2]:
+        got = parsed.get(raw)
+        if got is None:
+            got = parsed[raw] = json.loads(raw) or {}
+        attributes.append(dict(got))
+    count = len(rows)
+    return frozen_instances(
+        Work,
+        {
+            "work_id": columns[1],
+            "geometry": geometries,
+            **{name: columns[i + 2] for i, name in enumerate(RULE_WORK_FIELDS)},
+            **{name: itertools.repeat("", count) for name in ("name", "contact", "source")},
+            "attributes": attributes,
+        },
+        count,
+    )
 
 
 def apply_work(row: WorkRow, work: Work) -> None:
