@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.services.auth import Principal, authenticate
 from onetrench.settings import Settings
@@ -16,14 +18,33 @@ from onetrench.settings import Settings
 bearer = HTTPBearer(auto_error=False, description="访问令牌 / API token: `onetrench token create --org …`")
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request, committed when the handler succeeds (before the response is sent)."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request, committed when the handler succeeds (before the response is sent).
+
+    The session is made on the event loop (no I/O until it is used); the commit (or rollback) and
+    the close run together in one worker thread. A plain generator would take two thread hops
+    per request, for the first line and for the end: each costs the event loop and the worker
+    thread ~0.1 ms of CPU and a GIL hand-over.
+    """
     session: Session = request.app.state.sessionmaker()
     try:
         yield session
-        session.commit()
     except BaseException:
-        _quietly(session.rollback)  # the connection may be gone (database down): keep the first error
+        with anyio.CancelScope(shield=True):  # a cancelled request still gives its connection back
+            await run_in_threadpool(_end, session, commit=False)
+        raise
+    await run_in_threadpool(_end, session, commit=True)
+
+
+def _end(session: Session, *, commit: bool) -> None:
+    """Commit (or roll back) and close a request's session; a failed commit is rolled back and raised."""
+    try:
+        if commit:
+            session.commit()
+        else:
+            _quietly(session.rollback)  # the connection may be gone (database down): keep the first error
+    except BaseException:
+        _quietly(session.rollback)
         raise
     finally:
         _quietly(session.close)
@@ -35,8 +56,8 @@ def _quietly(action: Callable[[], None]) -> None:
         action()
 
 
-def get_settings_dep(request: Request) -> Settings:
-    """The settings the app was created with."""
+async def get_settings_dep(request: Request) -> Settings:
+    """The settings the app was created with (async: no I/O, so no thread hop)."""
     settings: Settings = request.app.state.settings
     return settings
 

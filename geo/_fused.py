@@ -38,10 +38,18 @@ INSERTION_MAX = 32
 
 
 def _njit(func):  # type: ignore[no-untyped-def]
-    """``numba.njit(cache=True)``; a cache that cannot be written is not an error (nor a warning)."""
+    """``numba.njit(cache=True)``; a cache that cannot be written is not an error (nor a warning).
+
+    Numba compiles (and writes its cache) at the first call with given argument types; the
+    warnings are silenced around the calls until one signature is compiled. Later calls go
+    straight to the compiled code (``catch_warnings`` costs ~10 µs: a third of a millisecond
+    per upload over the detector's calls).
+    """
     compiled = numba.njit(cache=True)(func)
 
     def call(*args):  # type: ignore[no-untyped-def]
+        if compiled.signatures:
+            return compiled(*args)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NumbaWarning)
             return compiled(*args)
