@@ -33,7 +33,19 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         with anyio.CancelScope(shield=True):  # a cancelled request still gives its connection back
             await run_in_threadpool(_end, session, commit=False)
         raise
-    await run_in_threadpool(_end, session, commit=True)
+    if session.in_transaction():
+        await run_in_threadpool(_end, session, commit=True)
+    else:  # the handler committed (see commit_now): nothing is left that needs a thread
+        session.close()
+
+
+def commit_now(session: Session) -> None:
+    """Commit the request's session in the handler's own thread, before it returns.
+
+    :func:`get_session` then only closes it, on the event loop (the connection is back in the pool
+    already): one thread hop less for a request that writes, such as an upload.
+    """
+    session.commit()
 
 
 def _end(session: Session, *, commit: bool) -> None:

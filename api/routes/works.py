@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
 
 from api import present
-from api.deps import CurrentPrincipal, SessionDep, SettingsDep, WorkId
+from api.deps import CurrentPrincipal, SessionDep, SettingsDep, WorkId, commit_now
 from api.models import Role
 from api.problems import PROBLEM_JSON
 from api.schemas import (
@@ -88,9 +88,11 @@ def _once(
     request_sha256: Callable[[], str],
     upload: Callable[[], UploadPublic],
 ) -> Response:
-    """Run ``upload`` once per idempotency key (every time when no key is given)."""
+    """Run ``upload`` once per idempotency key (every time when no key is given); committed here."""
     if key is None:
-        return Response(_body(upload()), media_type="application/json")
+        body = _body(upload())
+        commit_now(session)
+        return Response(body, media_type="application/json")
     claimed = idempotency.claim(
         session,
         principal,
@@ -108,6 +110,7 @@ def _once(
         )
     body = _body(upload())
     idempotency.complete(session, claimed, 200, body)
+    commit_now(session)
     return Response(body, media_type="application/json", headers={idempotency.REPLAYED_HEADER: "false"})
 
 
