@@ -9,7 +9,7 @@ import shapely
 from sqlalchemy import Engine, Select, select
 from sqlalchemy.orm import Session
 
-from api.models import FindingRow, Organisation, Role, WorkRow
+from api.models import FindingRow, Role, WorkRow
 from api.services import auth
 from api.services.check import check_works, near_road_ids, near_work_ids
 from api.services.geometry import from_db
@@ -308,73 +308,3 @@ def test_works_from_rows_equal_the_works_stored(api_engine: Engine) -> None:
     for got, want in zip(built, works, strict=True):
         assert got == dataclasses.replace(want, work_id=got.work_id, name="", contact="", source="")
         assert got.work_id.endswith(want.work_id)
-
-
-def test_nearby_works_read_on_another_connection_give_the_same_check(api_engine: Engine, monkeypatch: object) -> None:
-    """A large upload on PostGIS reads its nearby works on a second connection while it copies its
-    works in (NearbyPrefetch): with the stored works committed, it stores and answers exactly what
-    the one-connection check does; a transaction that wrote before does not prefetch (the other
-    connection would not see its works)."""
-    import datetime as dt
-
-    import pytest
-
-    from api.services import check as check_service
-
-    assert isinstance(monkeypatch, pytest.MonkeyPatch)
-    if api_engine.dialect.name != "postgresql":
-        pytest.skip("the nearby works are prefetched on PostgreSQL only")
-    g1 = read_works(DATA / "gas.geojson", settings=SETTINGS).works[0]
-    many = [
-        dataclasses.replace(
-            g1,
-            work_id=f"G-{i}",
-            geometry=shapely.affinity.translate(g1.geometry, 3.0 * (i % 7) + 0.01 * i, 0.5 * (i % 3)),
-            start=g1.start + dt.timedelta(days=40 * (i % 3)),
-        )
-        for i in range(30)
-    ]
-    with Session(api_engine) as session:
-        bureau = _principal(session, "bureau", "bureau")
-        load_roads(session, bureau, list(read_roads(DATA / "roads.geojson", settings=SETTINGS).roads))
-        power, water, gas = (_principal(session, code) for code in ("power", "water", "gas"))
-        store_works(session, power, read_works(DATA / "power.geojson", settings=SETTINGS).works, settings=SETTINGS)
-        store_works(session, water, read_works(DATA / "water.geojson", settings=SETTINGS).works, settings=SETTINGS)
-        # the gas organisation's first version of G-0: the upload below makes a second one
-        store_works(session, gas, many[:1], settings=SETTINGS)
-        session.commit()
-    started: list[int] = []
-    real = check_service.NearbyPrefetch
-
-    class Counted(real):  # type: ignore[valid-type,misc]
-        def __init__(self, *args: object) -> None:
-            started.append(1)
-            super().__init__(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(check_service, "NearbyPrefetch", Counted)
-    results = []
-    for overlap_min in (1, 10**9):
-        monkeypatch.setattr(check_service, "OVERLAP_MIN", overlap_min)
-        monkeypatch.setattr(check_service, "OVERLAP_CHUNK", 7)
-        with Session(api_engine) as session:
-            org = session.scalars(select(Organisation).where(Organisation.code == "gas")).one()
-            gas = auth.Principal(org_id=org.id, org_code=org.code, org_name=org.name, role=Role.UTILITY)
-            out = store_works(session, gas, many, settings=SETTINGS)
-            answered = sorted((f.key, str(f.work_keys)) for f in out.findings)
-            results.append((_stored(session), answered, out.created, out.updated))
-            session.rollback()
-    assert started == [1], "the large upload prefetches, the small one does not"
-    (prefetched, answered_p, created_p, updated_p), (single, answered_s, created_s, updated_s) = results
-    assert (created_p, updated_p) == (created_s, updated_s) == (29, 1)
-    assert any("power" in wk for _, wk in answered_s), "the stored works must be found near the upload"
-    assert answered_p == answered_s
-    for name in single:
-        assert prefetched[name] == single[name], name
-    # a transaction that wrote already (here: a new organisation) reads its nearby works itself
-    started.clear()
-    monkeypatch.setattr(check_service, "OVERLAP_MIN", 1)
-    with Session(api_engine) as session:
-        telecom = _principal(session, "telecom")
-        store_works(session, telecom, read_works(DATA / "telecom.geojson", settings=SETTINGS).works, settings=SETTINGS)
-        assert started == []
-        session.rollback()

@@ -403,71 +403,6 @@ def _near_work_rows(session: Session, new_ids: Sequence[int], margin: float) -> 
     return [(int(r[0]), w) for r, w in zip(found, works_from_rows(found, geoms), strict=True)]
 
 
-class NearbyPrefetch:
-    """The stored works near a large upload, read on a connection of its own while this one writes.
-
-    Started once the upload holds its :func:`lock_works` cells, on PostgreSQL, when its transaction
-    has written nothing yet (:func:`can_prefetch`): the other connection then sees exactly the
-    stored works (all committed), and any check that could add a nearby work waits for the cells
-    this one holds. The query (~0.75 s for 10k new works among 100k) runs on the server while
-    this connection copies the new works in. The connection is not taken from the pool (a pool
-    held by large uploads waiting for a second connection would never free one).
-    """
-
-    def __init__(self, session: Session, geometries: Sequence[Any]) -> None:
-        self._engine = _side_engine(_engine_of(session))
-        self._ewkb = shapely.to_wkb(
-            shapely.set_srid(np.array(geometries, dtype=object), SRID), include_srid=True
-        ).tolist()
-        self._found: list[tuple[int, Work]] = []
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._read, name="onetrench-nearby", daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        from api.services import upload_pg
-
-        try:
-            with Session(self._engine) as side:
-                side.execute(text("SET TRANSACTION READ ONLY"))
-                _, self._found = upload_pg.near_works(side, self._ewkb)
-        except BaseException as exc:  # re-raised by result(), in the checking thread
-            self._error = exc
-
-    def result(self, checked_keys: AbstractSet[str]) -> list[tuple[int, Work]]:
-        """``(pk, work)`` of the stored live works near the upload, those of ``checked_keys`` left out.
-
-        A work being checked is stored already in an earlier version, which the other
-        connection sees: it is not a neighbour of its new one.
-        """
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return [(pk, work) for pk, work in self._found if work.work_id not in checked_keys]
-
-
-def can_prefetch(session: Session) -> bool:
-    """Whether :class:`NearbyPrefetch` may read for this session: PostgreSQL, nothing written yet."""
-    if session.get_bind().dialect.name != "postgresql":
-        return False
-    return session.execute(text("SELECT pg_current_xact_id_if_assigned() IS NULL")).scalar_one() is True
-
-
-_SIDE_ENGINES: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
-
-
-def _side_engine(engine: Engine) -> Engine:
-    """An engine on the same database whose connections are opened for each use (no pool)."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.pool import NullPool
-
-    with _ROAD_CACHE_LOCK:
-        side = _SIDE_ENGINES.get(engine)
-        if side is None:
-            side = _SIDE_ENGINES[engine] = create_engine(engine.url, poolclass=NullPool)
-    return side
-
-
 @without_cyclic_gc
 def check_works(
     session: Session,
@@ -477,15 +412,13 @@ def check_works(
     fresh: Collection[int] = (),
     stamp: tuple[Any, ...] | None = None,
     inline_max: int | None = None,
-    nearby: NearbyPrefetch | None = None,
 ) -> CheckResult:
     """Recompute the findings and occupancies of ``rows`` against the stored works near them.
 
     The caller holds :func:`lock_works`; ``rows`` are flushed. Old findings of these works are
     replaced; findings between other works are left alone. ``fresh`` are ids of rows created in
     this transaction (they have no findings yet to forget); ``stamp`` is :func:`roads_stamp`
-    when the caller has read it; ``inline_max`` is passed to :func:`store_findings`; ``nearby``
-    the stored works near ``rows``, being read meanwhile (:class:`NearbyPrefetch`). The nearby
+    when the caller has read it; ``inline_max`` is passed to :func:`store_findings`. The nearby
     works, the findings and their rows are acyclic objects built by the hundred thousand: the
     cyclic garbage collector is paused meanwhile (:mod:`onetrench.gcpause`).
     """
@@ -503,12 +436,7 @@ def check_works(
     road_cache = cached_roads(session, stamp)
     new_geoms = [w.geometry for w in live_works]
     roads, road_pk = road_cache.near(new_geoms, width)
-    if width <= 0:
-        near = []
-    elif nearby is not None:
-        near = nearby.result({r.key for r in rows})
-    else:
-        near = _near_work_rows(session, live_ids, width)
+    near = _near_work_rows(session, live_ids, width) if width > 0 else []
     if session.get_bind().dialect.name == "sqlite":
         # SpatiaLite's R*Tree compared bounding boxes only; PostGIS's ST_DWithin was exact
         keep = _within(new_geoms, [w.geometry for _, w in near], width)

@@ -36,7 +36,6 @@ from api.models import (
     utcnow,
 )
 from api.services import audit, upload_pg
-from api.services import check as check_service
 from api.services.auth import Principal
 from api.services.check import (
     _record,
@@ -223,10 +222,7 @@ def store_works(
         existing.update((r.key, r) for r in session.scalars(select(WorkRow).where(WorkRow.key.in_(keys[i : i + 900]))))
     geometries = [w.geometry for w in latest.values()] + [from_db(r.geometry) for r in existing.values()]
     stamp = roads_stamp(session)
-    prefetch = len(latest) >= check_service.OVERLAP_MIN and check_service.can_prefetch(session)
     lock_works(session, geometries, margin=stamp[2])
-    # a large upload's nearby works are read on another connection while its works are copied in
-    nearby = check_service.NearbyPrefetch(session, [w.geometry for w in latest.values()]) if prefetch else None
     now = utcnow()
     rows: list[tuple[WorkRow, ChangeKind]] = []
     changed_rule: list[WorkRow] = []
@@ -272,7 +268,6 @@ def store_works(
         settings,
         fresh=created_ids,
         inline_max=settings.upload_findings_inline_max,
-        nearby=nearby,
     )
     outcome.findings = check.findings
     outcome.timings = dict(check.timings)
