@@ -35,7 +35,7 @@ Geometries are GeoJSON in EPSG:4490 (longitude first).
 """
 
 
-def warm_up(engine: Engine) -> None:
+def warm_up(engine: Engine, settings: Settings | None = None) -> None:
     """Import the rule's modules and read the road network once, before the first request.
 
     Otherwise the first upload of each worker process pays for them (about 2 s: geopandas,
@@ -43,6 +43,7 @@ def warm_up(engine: Engine) -> None:
     is not reachable now only leaves the first upload slower.
     """
     import importlib
+    import json
     import logging
 
     from sqlalchemy.orm import Session
@@ -51,6 +52,15 @@ def warm_up(engine: Engine) -> None:
 
     for module in ("geo.intake", "geo.overlap", "scheduling.findings"):
         importlib.import_module(module)
+    # the example body of POST /works, read once: the coordinate transformations an upload needs
+    # are made (~60 ms each; three for the first uploads of a worker) and the compiled loops loaded
+    from api.schemas import FEATURE_COLLECTION_EXAMPLE
+    from geo.intake import read_works
+
+    try:
+        read_works("warm-up.geojson", data=json.dumps(FEATURE_COLLECTION_EXAMPLE).encode(), settings=settings)
+    except Exception as exc:  # e.g. a working CRS the example does not fit: only the first upload is slower
+        logging.getLogger(__name__).warning("intake not warmed: %s", exc)
     try:
         with Session(engine) as session:
             cached_roads(session)
@@ -83,7 +93,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        warm_up(app.state.engine)
+        warm_up(app.state.engine, app.state.settings)
         yield
         if app.state.owns_engine:
             app.state.engine.dispose()

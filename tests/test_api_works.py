@@ -275,3 +275,23 @@ def test_geojson_body_that_is_not_geojson_gets_the_intake_errors(api_world: Any)
     errors = r.json()["errors"]  # what the one feature lacks (geometry, dates …), each in both languages
     assert errors, r.text
     assert all(e["index"] == 0 and e["zh"] and e["en"] for e in errors), errors
+
+
+def test_warm_up_makes_the_transformations_of_an_upload(tmp_path: Any) -> None:
+    """A worker reads the example upload at start: its first real upload makes no transformer
+    (each took ~60 ms, three of them, in the first uploads of every worker)."""
+    from api.app import warm_up
+    from api.db import make_engine
+    from api.schemas import FEATURE_COLLECTION_EXAMPLE
+    from geo import crs
+    from geo.intake import read_works
+    from onetrench.settings import Settings
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/warm.sqlite")
+    crs._TRANSFORMERS.clear()
+    warm_up(make_engine(settings.database_url), settings)
+    made = set(crs._TRANSFORMERS)
+    assert ("EPSG:4490", settings.working_crs) in made, made
+    body = json.dumps(FEATURE_COLLECTION_EXAMPLE).encode()
+    read_works("upload.geojson", data=body, settings=settings)
+    assert set(crs._TRANSFORMERS) == made
