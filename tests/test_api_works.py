@@ -291,7 +291,7 @@ def test_warm_up_makes_the_transformations_of_an_upload(tmp_path: Any) -> None:
     crs._TRANSFORMERS.clear()
     warm_up(make_engine(settings.database_url), settings)
     made = set(crs._TRANSFORMERS)
-    assert ("EPSG:4490", settings.working_crs) in made, made
+    assert any(dst == settings.working_crs for _, dst in made), made
     body = json.dumps(FEATURE_COLLECTION_EXAMPLE).encode()
     read_works("upload.geojson", data=body, settings=settings)
     assert set(crs._TRANSFORMERS) == made

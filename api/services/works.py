@@ -100,7 +100,7 @@ BULK_MIN = 50
 #: (:mod:`api.services.upload_pg`); off, they take the ORM path (tests compare the two).
 SMALL_FAST_PATH = True
 
-#: Columns of a new work written by ``COPY`` (geometry apart).
+#: Columns of a new work written by ``COPY`` (geometry apart), in the order of ``upload_pg.WORK_SPEC``.
 _COPY_COLUMNS = (
     "id",
     "key",
@@ -146,18 +146,18 @@ def _copy_new_works(
     ids = next_ids(session, "works", len(fresh))
     geoms = [w.geometry for _, w in fresh]
     ewkb = _ewkb(geoms)
-    ewkb_hex = [g.hex() for g in ewkb]
     records = _first_version_records(ids, fresh, principal.org_id, now)
     copy_rows(
         session,
         "works",
-        [*_COPY_COLUMNS, "geometry"],
-        ([*(copy_value(rec[c]) for c in _COPY_COLUMNS), g] for rec, g in zip(records, ewkb_hex, strict=True)),
+        [name for name, _ in upload_pg.WORK_SPEC],
+        ([*(copy_value(rec[c]) for c in _COPY_COLUMNS), g] for rec, g in zip(records, ewkb, strict=True)),
+        binary_types=upload_pg.copy_types(upload_pg.WORK_SPEC),
     )
     copy_rows(
         session,
         "work_versions",
-        ["work_pk", "version", "change", "snapshot", "geometry", "withdrawn", "token_id", "changed_at"],
+        [name for name, _ in upload_pg.VERSION_SPEC],
         (
             (
                 rec["id"],
@@ -169,8 +169,9 @@ def _copy_new_works(
                 principal.token_id,
                 now,
             )
-            for rec, g in zip(records, ewkb_hex, strict=True)
+            for rec, g in zip(records, ewkb, strict=True)
         ),
+        binary_types=upload_pg.copy_types(upload_pg.VERSION_SPEC),
     )
     return [_work_record(rec, shaped_element(g, w)) for rec, g, w in zip(records, geoms, ewkb, strict=True)]
 
