@@ -288,8 +288,10 @@ def test_works_from_rows_equal_the_works_stored(api_engine: Engine) -> None:
     import datetime as dt
     import json
 
+    from api.services import check as check_service
     from api.services.check import NEAR_COLUMNS
     from api.services.convert import works_from_rows
+    from onetrench.domain import ExcavationMethod, UtilityKind
 
     power = read_works(DATA / "power.geojson", settings=SETTINGS).works[0]
     works = [
@@ -303,8 +305,15 @@ def test_works_from_rows_equal_the_works_stored(api_engine: Engine) -> None:
         rows = session.scalars(select(WorkRow).order_by(WorkRow.id)).all()
         table = [(*(getattr(r, c) for c in NEAR_COLUMNS), json.dumps(r.attributes)) for r in rows]
         built = works_from_rows(table, [from_db(r.geometry) for r in rows])
+        # as the check reads them (psycopg's own rows on PostGIS, enumerations decoded there):
+        # the neighbours of the first work, itself left out
+        ids = [r.id for r in rows]
+        near = check_service._near_work_rows(session, ids[:1], 40.0)
         session.rollback()
     assert len(built) == len(works) >= 2
     for got, want in zip(built, works, strict=True):
         assert got == dataclasses.replace(want, work_id=got.work_id, name="", contact="", source="")
         assert got.work_id.endswith(want.work_id)
+    assert sorted(near, key=lambda x: x[0]) == list(zip(ids[1:], built[1:], strict=True))
+    # enumeration members, not their text (which compares equal)
+    assert {(type(w.utility), type(w.method)) for _, w in near} == {(UtilityKind, ExcavationMethod)}

@@ -40,6 +40,7 @@ from api.services.convert import (
     jsonable_text,
     road_from_row,
     work_from_row,
+    works_from_columns,
     works_from_rows,
 )
 from api.services.geometry import shaped_element
@@ -367,6 +368,51 @@ def near_columns(table: Any) -> list[Any]:
     return [*(table.c[name] for name in NEAR_COLUMNS), cast(table.c.attributes, Text).label("attributes")]
 
 
+#: The live works within a distance of any of some works (by id), the columns of :data:`NEAR_COLUMNS`,
+#: the attributes as text and the geometry as WKB. One query for all of them (an array parameter has
+#: no size limit): each nearby work comes once, however many of the given works it is near.
+_NEAR_COLUMNS_SQL = ", ".join(f'w."{name}"' for name in NEAR_COLUMNS)
+_NEAR_BY_ID_PG = (
+    f"SELECT {_NEAR_COLUMNS_SQL}, "
+    "CAST(w.attributes AS text), ST_AsBinary(w.geometry) FROM works AS w "
+    "WHERE w.id IN (SELECT t.id FROM works AS t JOIN works AS n ON ST_DWithin(t.geometry, n.geometry, %s) "
+    "WHERE n.id = ANY(CAST(%s AS int[]))) AND NOT w.withdrawn"
+)
+
+
+def _near_work_rows_pg(session: Session, new: AbstractSet[int], margin: float) -> list[tuple[int, Work]]:
+    """:func:`_near_work_rows` on PostgreSQL: read by psycopg itself, in binary.
+
+    A 10k upload has ~90k nearby works: SQLAlchemy's row processing cost ~0.4 s of Python more
+    than psycopg's rows. The enumerations are decoded here, a column at a time.
+    """
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    with raw.cursor(binary=True) as cur:
+        cur.execute(_NEAR_BY_ID_PG, (margin, sorted(new)))
+        found = [row for row in cur.fetchall() if row[0] not in new]
+    if not found:
+        return []
+    columns = list(zip(*found, strict=True))
+    for position, decode in _ENUM_COLUMNS:
+        columns[position] = tuple(None if v is None else decode[v] for v in columns[position])
+    geoms = shapely.from_wkb(list(columns[-1]))
+    return list(zip(map(int, columns[0]), works_from_columns(columns, geoms), strict=True))
+
+
+#: ``(position in NEAR_COLUMNS, {stored value: member})`` of the enumerations among them.
+def _enum_class(name: str) -> type[StrEnum] | None:
+    found: type[StrEnum] | None = getattr(WorkRow.__table__.c[name].type, "enum_class", None)
+    return found
+
+
+_ENUM_COLUMNS = [
+    (i, {member.value: member for member in enum})
+    for i, name in enumerate(NEAR_COLUMNS)
+    if (enum := _enum_class(name)) is not None
+]
+
+
 def _near_work_rows(session: Session, new_ids: Sequence[int], margin: float) -> list[tuple[int, Work]]:
     """``(pk, work)`` of the live stored works within ``margin`` of any of ``new_ids`` (these excluded).
 
@@ -387,18 +433,7 @@ def _near_work_rows(session: Session, new_ids: Sequence[int], margin: float) -> 
                 ).all()
             )
     else:
-        # one query for all new works (an array parameter has no size limit): each nearby work
-        # comes once, however many new works it is near
-        n = table.alias("n")
-        near = (
-            select(table.c.id)
-            .join(n, func.ST_DWithin(table.c.geometry, n.c.geometry, margin))
-            .where(n.c.id == func.any(cast(list(new_ids), ARRAY(Integer))))
-        )
-        rows = session.execute(
-            select(*cols, func.ST_AsBinary(table.c.geometry)).where(table.c.id.in_(near), table.c.withdrawn.is_(False))
-        ).all()
-        found.extend(r for r in rows if r[0] not in new)
+        return _near_work_rows_pg(session, new, margin)
     geoms = shapely.from_wkb([bytes(r[-1]) for r in found]) if found else []
     return [(int(r[0]), w) for r, w in zip(found, works_from_rows(found, geoms), strict=True)]
 
