@@ -585,6 +585,24 @@ def report(cur: dict[str, Any], old: dict[str, Any] | None, args: argparse.Names
         )
 
 
+def machine_speed() -> float:
+    """Milliseconds of CPU for a fixed pure-Python workload (best of 5): how fast this machine is now.
+
+    The same code's figures move with the machine's own speed (it drifted by 30-60 % within an
+    hour on the build machine): printed before and after the runs, it lets runs of different
+    hours and sessions be compared (figure × reference ms / this ms).
+    """
+    best = float("inf")
+    for _ in range(5):
+        t = time.process_time()
+        table: dict[int, str] = {}
+        for i in range(200_000):
+            table[i % 5003] = f"{i}:{i * 7 % 13}"
+        sorted(table.values())
+        best = min(best, time.process_time() - t)
+    return best * 1e3
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--url", default=os.environ.get("ONETRENCH_TEST_POSTGIS_URL"))
@@ -605,7 +623,10 @@ def main() -> None:
     if not args.url:
         raise SystemExit("give --url or set ONETRENCH_TEST_POSTGIS_URL (bash scripts/setup-postgis.sh)")
     n_lines = grid_lines(args.works)
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start, "
+        f"speed {machine_speed():.0f} ms (reference workload, lower is faster)"
+    )
     old: dict[str, Any] | None = None
     if args.baseline:
         tree = extract(args.baseline)
@@ -618,7 +639,7 @@ def main() -> None:
     url, tokens = prepare(args.url, args.schema, args, n_lines)
     print("current: measuring …", flush=True)
     cur = measure(ROOT, url, tokens, args, n_lines)
-    print(f"load average {os.getloadavg()[0]:.1f} at the end of the HTTP runs")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end of the HTTP runs, speed {machine_speed():.0f} ms")
     report(cur, old, args)
     if args.phases:
         ph = phases(url, tokens, n_lines, args.phases, args.tag)
