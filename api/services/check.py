@@ -400,12 +400,13 @@ def _near_work_rows_pg(session: Session, new: AbstractSet[int], margin: float) -
     return list(zip(map(int, columns[0]), works_from_columns(columns, geoms), strict=True))
 
 
-#: ``(position in NEAR_COLUMNS, {stored value: member})`` of the enumerations among them.
 def _enum_class(name: str) -> type[StrEnum] | None:
+    """The enumeration of the ``works`` column ``name``, if it holds one."""
     found: type[StrEnum] | None = getattr(WorkRow.__table__.c[name].type, "enum_class", None)
     return found
 
 
+#: ``(position in NEAR_COLUMNS, {stored value: member})`` of the enumerations among them.
 _ENUM_COLUMNS = [
     (i, {member.value: member for member in enum})
     for i, name in enumerate(NEAR_COLUMNS)
