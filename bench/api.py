@@ -31,21 +31,28 @@ disturbs far less than the closed-loop latencies.
 The server, PostgreSQL and the client threads share the machine's 2 cores: a closed loop of 8
 clients measures the throughput of those 2 cores as much as the latency of one upload.
 
-Measured 2026-11-27 11:00–11:45 on the 2-core build machine, quiet (load average ≤ 2, the
-server, PostgreSQL 15 + PostGIS and the clients on the same host; uvicorn --workers 2), 100k works,
-7,564 streets, a fresh seed per run (``--works 100000 --requests 400 --big 10000``):
+Measured 2026-11-27 13:55–14:05 on the 2-core build machine (load average ≤ 2.5, the server,
+PostgreSQL 15 + PostGIS and the clients on the same host; uvicorn --workers 2), 100k works, 7,564
+streets, a fresh seed per run (``--works 100000 --requests 400 --big 10000 --phases 10000``),
+eight runs; the machine's speed (``machine_speed``, printed by each run) was 38–47 ms in the last
+four, and slower, unrecorded, in the first four (one upload at a time took 8.6–14.1 ms of service
+CPU there, 6.7–9.1 ms in the last four):
 
-* one 50-vertex route, 8 clients spread over the city: p95 83–119 ms over eleven runs (under 100 ms
-  in seven), p50 55–71 ms, 96–130 req/s. The machine's own speed drifted by ~30 % within the hour (one
-  upload at a time: 6.7–9.3 ms of service CPU for the same code). All 8 in one 1 km square: p95
-  220–302 ms (every upload waits for the others' grid-cell locks).
-* one upload at a time in-process (``--single 60``): 9.6–12.5 ms wall, 6.7–9.3 ms service CPU,
-  2.3–2.8 ms PostgreSQL CPU, 5 statements.
-* 10k-feature upload: 10.0–12.3 s over HTTP in six runs (106,679 findings, summarised). Phases
-  in-process: intake 0.6 s, works 0.7 s, nearby works 1.5–1.7 s, detector 0.7 s, the rule over
-  strips of new works overlapped with storing the previous strip's rows 7.8–8.8 s, answer 0.3 s.
-  A 10k upload writes ~400 MB of WAL: on PostgreSQL's default settings checkpoints come every two
-  or three of them.
+* one 50-vertex route, 8 clients spread over the city: p95 86–115 ms (86, 87, 90, 94, 106, 108,
+  114, 115: under 100 ms in the four runs on the faster machine), p50 51–66 ms, 102–132 req/s.
+  All 8 in one 1 km square: p95 228–315 ms (every upload waits for the others' grid-cell locks).
+* one upload at a time in-process (``--single 60``): 9.3–18.8 ms wall, 6.7–14.1 ms service CPU,
+  2.3–4.3 ms PostgreSQL CPU, 5 statements.
+* 10k-feature upload: 9.2–11.9 s over HTTP (9.2, 9.7, 10.2, 10.5, 10.9, 11.0, 11.8, 11.9; 106,679
+  findings, summarised). Phases in-process (115,860 findings, the city denser by the HTTP
+  upload): intake 0.6 s, works 0.7–1.0 s, nearby works 1.3–2.2 s, detector ~0.7 s, then the rule
+  over strips of new works overlapped with storing the previous strip's rows 7.2–8.8 s, answer
+  0.3–0.4 s. A 10k upload writes ~400 MB of WAL: on PostgreSQL's default settings checkpoints come
+  every two or three of them.
+* against the code at the start of the day (``--baseline 01f862a``, both seeded fresh in the same
+  run): p95 90 ms against 120 ms, 122 against 106 req/s, 10k upload 9.2 s against 11 s (a run in
+  a slower hour: 144 against 173 ms, 13.0 against 15 s); one upload at a time in-process costs the
+  same (the gains are in the HTTP layer's thread hops and in the large upload's path).
 """
 
 from __future__ import annotations
