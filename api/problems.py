@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -243,6 +244,8 @@ async def unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
 HANDLERS: dict[type[Exception], Any] = {
     OnetrenchError: onetrench_error_handler,
     OperationalError: database_unavailable_handler,
+    # the bulk reads and writes that use psycopg directly (COPY, the nearby works) raise its own errors
+    psycopg.OperationalError: database_unavailable_handler,
     SATimeoutError: database_unavailable_handler,
     DisconnectionError: database_unavailable_handler,
     RequestValidationError: validation_error_handler,

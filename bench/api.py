@@ -407,7 +407,8 @@ def measure(root: Path, url: str, tokens: dict[str, str], args: argparse.Namespa
 #: its PostgreSQL backend (from /proc) and the SQL statements sent.
 CPU_SCRIPT = """
 import inspect, json, os, statistics, sys, time
-from sqlalchemy import event, text
+import psycopg
+from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 from api.db import make_engine
 from api.routes.works import upload_geojson
@@ -416,7 +417,10 @@ from onetrench.settings import get_settings
 url, tokens, jobs = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.stdin.read())
 engine = make_engine(url)
 statements = []
-event.listen(engine, "before_cursor_execute", lambda *a: statements.append(1))
+class Counting(psycopg.Cursor):  # every statement, sent by SQLAlchemy or by psycopg directly
+    def execute(self, *args, **kwargs):
+        statements.append(1)
+        return super().execute(*args, **kwargs)
 Session = sessionmaker(engine, expire_on_commit=False)
 settings = get_settings()
 def backend_cpu(pid):
@@ -428,6 +432,7 @@ for i, (org, body) in enumerate(jobs):
     payload = {"data": json.dumps(body, ensure_ascii=False).encode()} if raw_body else {"body": body}
     with Session() as session:
         pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        session.connection().connection.driver_connection.cursor_factory = Counting
         session.commit()
         db0, n0 = backend_cpu(pid), len(statements)
         t, c = time.perf_counter(), time.process_time()

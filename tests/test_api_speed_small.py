@@ -11,9 +11,10 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+import psycopg
 import pytest
 import shapely
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from api.models import AuditEvent, Organisation
@@ -45,8 +46,12 @@ def _run(engine: Engine, fast: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[d
     monkeypatch.setattr(works_service, "SMALL_FAST_PATH", fast)
     statements: list[str] = []
 
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
+    class Counting(psycopg.Cursor[Any]):
+        """Counts every statement sent, by SQLAlchemy or by psycopg directly (the small path's own)."""
+
+        def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+            statements.append(str(query)[:80])
+            return super().execute(query, *args, **kwargs)
 
     with Session(engine) as session:
         bureau = _principal(session, "bureau", "bureau")
@@ -55,7 +60,10 @@ def _run(engine: Engine, fast: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[d
         gas = _principal(session, "gas")
         store_works(session, power, read_works(DATA / "power.geojson", settings=SETTINGS).works, settings=SETTINGS)
         answers: list[object] = []
-        event.listen(engine, "before_cursor_execute", count)
+        raw = session.connection().connection.driver_connection
+        assert raw is not None
+        plain = raw.cursor_factory
+        raw.cursor_factory = Counting
         try:
             for works in _uploads():
                 out = store_works(session, gas, works, settings=SETTINGS, source="gas.geojson")
@@ -72,7 +80,7 @@ def _run(engine: Engine, fast: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[d
                     )
                 )
         finally:
-            event.remove(engine, "before_cursor_execute", count)
+            raw.cursor_factory = plain
         stored = _stored(session)
         code_of = dict(session.execute(select(Organisation.id, Organisation.code)).all())
         stored["audit"] = sorted(

@@ -295,3 +295,27 @@ def test_warm_up_makes_the_transformations_of_an_upload(tmp_path: Any) -> None:
     body = json.dumps(FEATURE_COLLECTION_EXAMPLE).encode()
     read_works("upload.geojson", data=body, settings=settings)
     assert set(crs._TRANSFORMERS) == made
+
+
+def test_database_failure_in_psycopgs_own_reads_is_a_503(api_world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The nearby works and the bulk writes go through psycopg directly on PostGIS: a lost server
+    there is answered like one lost under SQLAlchemy, 503 with Retry-After, in both languages."""
+    import psycopg
+
+    from api.services import check as check_service
+
+    w = api_world
+    if w.engine.dialect.name != "postgresql":
+        pytest.skip("psycopg is PostgreSQL's driver")
+    w.load_roads()
+    w.upload("power")
+
+    def lost(*args: Any, **kwargs: Any) -> Any:
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(check_service, "_near_work_rows_pg", lost)
+    with (DATA / "power.geojson").open("rb") as fh:  # a re-upload: the general path reads the nearby works so
+        r = w.client.post("/works/upload", files={"file": ("power.geojson", fh)}, headers=w.headers("power"))
+    assert r.status_code == 503, r.text
+    assert r.headers["Retry-After"]
+    assert r.json()["detail_zh"] and r.json()["detail"]
