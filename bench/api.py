@@ -42,7 +42,8 @@ CPU there, 6.7–9.1 ms in the last four):
   114, 115: under 100 ms in the four runs on the faster machine), p50 51–66 ms, 102–132 req/s.
   All 8 in one 1 km square: p95 228–315 ms (every upload waits for the others' grid-cell locks).
 * one upload at a time in-process (``--single 60``): 9.3–18.8 ms wall, 6.7–14.1 ms service CPU,
-  2.3–4.3 ms PostgreSQL CPU, 5 statements.
+  2.3–4.3 ms PostgreSQL CPU, 5 statements (6 since statements are counted at the cursor: the
+  connection pool's pre-ping on checkout, one round trip per request, is counted too).
 * 10k-feature upload: 9.2–11.9 s over HTTP (9.2, 9.7, 10.2, 10.5, 10.9, 11.0, 11.8, 11.9; 106,679
   findings, summarised). Phases in-process (115,860 findings, the city denser by the HTTP
   upload): intake 0.6 s, works 0.7–1.0 s, nearby works 1.3–2.2 s, detector ~0.7 s, then the rule
