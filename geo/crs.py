@@ -28,10 +28,11 @@ Examples
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
 import pyproj
@@ -43,6 +44,8 @@ from shapely.geometry.base import BaseGeometry
 from geo.chinacrs import ChinaDatum, from_wgs84, to_wgs84
 from onetrench.errors import CRSError
 from onetrench.settings import Settings, get_settings
+
+_V = TypeVar("_V")
 
 #: Rough extent of 綦江区 (lon_min, lat_min, lon_max, lat_max), CGCS2000 degrees.
 QIJIANG_BBOX: tuple[float, float, float, float] = (106.38, 28.45, 107.06, 29.19)
@@ -219,34 +222,31 @@ def _from_pyproj(text: str, *, label: str) -> CRSSpec:
     return CRSSpec(crs, label=label)
 
 
-#: Transformers by the texts their two CRS were made from (hashing a pyproj.CRS writes its WKT: ~25 µs).
-_TRANSFORMERS: dict[tuple[str, str], pyproj.Transformer] = {}
-
-
-def _transformer(src: pyproj.CRS, dst: pyproj.CRS) -> pyproj.Transformer:
-    key = (src.srs, dst.srs)
-    found = _TRANSFORMERS.get(key)
+def _remembered(cache: dict[tuple[str, str], _V], key: tuple[str, str], make: Callable[[], _V], limit: int) -> _V:
+    """``cache[key]``, made by ``make()`` the first time; the cache is emptied when it holds ``limit``."""
+    found = cache.get(key)
     if found is None:
-        if len(_TRANSFORMERS) >= 64:
-            _TRANSFORMERS.clear()
-        found = _TRANSFORMERS[key] = pyproj.Transformer.from_crs(src, dst, always_xy=True)
+        if len(cache) >= limit:
+            cache.clear()
+        found = cache[key] = make()
     return found
 
 
+#: Transformers by the texts their two CRS were made from (hashing a pyproj.CRS writes its WKT: ~25 µs).
+_TRANSFORMERS: dict[tuple[str, str], pyproj.Transformer] = {}
+#: Whether two CRS are equal, by the same texts (pyproj's comparison costs ~0.1 ms a call).
 _SAME: dict[tuple[str, str], bool] = {}
 
 
+def _transformer(src: pyproj.CRS, dst: pyproj.CRS) -> pyproj.Transformer:
+    return _remembered(
+        _TRANSFORMERS, (src.srs, dst.srs), lambda: pyproj.Transformer.from_crs(src, dst, always_xy=True), 64
+    )
+
+
 def _same_crs(a: pyproj.CRS, b: pyproj.CRS) -> bool:
-    """``a == b``, remembered by their definitions (pyproj's comparison costs ~0.1 ms a call)."""
-    if a is b:
-        return True
-    key = (a.srs, b.srs)
-    found = _SAME.get(key)
-    if found is None:
-        if len(_SAME) >= 256:
-            _SAME.clear()
-        found = _SAME[key] = bool(a == b)
-    return found
+    """``a == b``, remembered by their definitions."""
+    return a is b or _remembered(_SAME, (a.srs, b.srs), lambda: bool(a == b), 256)
 
 
 def _as_xy(coords: object) -> FloatArray:

@@ -53,7 +53,7 @@ def test_rows_read_back_as_written(api_postgis_engine: Engine, rows: list[tuple[
 
 @pytest.mark.postgis
 def test_binary_rows_give_json_and_geometry_columns_their_text_and_ewkb(api_postgis_engine: Engine) -> None:
-    """Findings' JSON goes as text and their geometry as EWKB bytes (``FINDING_COPY_TYPES``)."""
+    """Findings' JSON goes as text and their geometry as EWKB bytes (``FINDING_COPY_SPEC``)."""
     import shapely
 
     line = shapely.set_srid(shapely.LineString([(500000.5, 3200000.25), (500010, 3200003)]), 4545)

@@ -419,22 +419,20 @@ def _near_work_rows(session: Session, new_ids: Sequence[int], margin: float) -> 
 
     Only the columns the rule reads are loaded (:func:`api.services.convert.works_from_rows`).
     """
+    new = set(new_ids)
+    if session.get_bind().dialect.name != "sqlite":
+        return _near_work_rows_pg(session, new, margin)
     table = WorkRow.__table__
     cols = near_columns(table)
-    new = set(new_ids)
     found: list[Any] = []
-    if session.get_bind().dialect.name == "sqlite":
-        ids = sorted(_near_ids(session, WorkRow, "works", new_ids, margin) - new)
-        for chunk in _chunks(ids):
-            found.extend(
-                session.execute(
-                    select(*cols, func.AsBinary(table.c.geometry)).where(
-                        table.c.id.in_(chunk), table.c.withdrawn.is_(False)
-                    )
-                ).all()
-            )
-    else:
-        return _near_work_rows_pg(session, new, margin)
+    for chunk in _chunks(sorted(_near_ids(session, WorkRow, "works", new_ids, margin) - new)):
+        found.extend(
+            session.execute(
+                select(*cols, func.AsBinary(table.c.geometry)).where(
+                    table.c.id.in_(chunk), table.c.withdrawn.is_(False)
+                )
+            ).all()
+        )
     geoms = shapely.from_wkb([bytes(r[-1]) for r in found]) if found else []
     return [(int(r[0]), w) for r, w in zip(found, works_from_rows(found, geoms), strict=True)]
 
@@ -762,9 +760,9 @@ def write_findings(session: Session, prepared: PreparedFindings, *, inline_max: 
         copy_rows(
             session,
             "findings",
-            [*FINDING_COLUMNS, "geometry"],
+            [name for name, _ in FINDING_COPY_SPEC],
             ((fid, *row) for fid, row in zip(ids, prepared.copy_rows, strict=True)),
-            binary_types=FINDING_COPY_TYPES,
+            binary_types=copy_types(FINDING_COPY_SPEC),
         )
     else:
         rows = [
@@ -860,33 +858,43 @@ def _insert_small_pg(
     return out
 
 
-#: Columns of a finding row written by :func:`store_findings` (geometry apart).
-FINDING_COLUMNS = (
-    "id",
-    "key",
-    "kind",
-    "severity",
-    "work_keys",
-    "road_id",
-    "road_name",
-    "zh",
-    "en",
-    "fix_zh",
-    "fix_en",
-    "measures",
-    "data",
-    "created_at",
+#: ``(column, kind)`` of a finding row written by ``COPY`` (:func:`write_findings`), in the order of
+#: the rows :func:`prepare_findings` makes (the id first, the geometry last).
+FINDING_COPY_SPEC: tuple[tuple[str, str], ...] = (
+    ("id", "int"),
+    ("key", "text"),
+    ("kind", "text"),
+    ("severity", "text"),
+    ("work_keys", "json"),
+    ("road_id", "text"),
+    ("road_name", "text"),
+    ("zh", "text"),
+    ("en", "text"),
+    ("fix_zh", "text"),
+    ("fix_en", "text"),
+    ("measures", "json"),
+    ("data", "json"),
+    ("created_at", "timestamptz"),
+    ("geometry", "geometry"),
 )
 
+#: psycopg's type for each kind of column in a binary ``COPY``: JSON is sent as text, geometries as
+#: EWKB bytes (what a ``geometry`` column reads in binary).
+_BINARY_TYPE = {
+    "int": "int4",
+    "text": "text",
+    "date": "date",
+    "float8": "float8",
+    "bool": "bool",
+    "json": "text",
+    "timestamptz": "timestamptz",
+    "geometry": "bytea",
+}
 
-#: Types of the columns of a finding's binary ``COPY`` row (:data:`FINDING_COLUMNS`, then the
-#: geometry): JSON is sent as text, the geometry as EWKB bytes.
-FINDING_COPY_TYPES = (
-    "int4",
-    *("text",) * 12,
-    "timestamptz",
-    "bytea",
-)
+
+def copy_types(spec: Sequence[tuple[str, str]]) -> list[str]:
+    """The types of a binary ``COPY`` (:func:`copy_rows`) of rows in the order of ``spec`` (``(column, kind)``)."""
+    return [_BINARY_TYPE[kind] for _, kind in spec]
 
 
 def copy_value(value: Any) -> Any:

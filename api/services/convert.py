@@ -252,7 +252,7 @@ def finding_values(finding: Finding, *, with_geometry: bool = True, data_as_give
     """Column values of a finding's row (for bulk inserts); the geometry only ``with_geometry``.
 
     ``data_as_given``: ``data`` is the finding's own dict, not yet made JSON-compatible
-    (:func:`jsonable`): for a caller that writes it as :func:`json_bytes` and makes it JSON-compatible
+    (:func:`jsonable`): for a caller that writes it as :func:`jsonable_text` and makes it JSON-compatible
     only if it is shown.
     """
     kind = finding.kind

@@ -107,25 +107,6 @@ AUDIT_SPEC: tuple[tuple[str, str], ...] = (
 )
 
 
-#: psycopg's type for each kind of :data:`WORK_SPEC` (and the others) in a binary ``COPY``: JSON is
-#: sent as text, geometries as EWKB bytes (what a ``geometry`` column reads in binary).
-_BINARY_TYPE = {
-    "int": "int4",
-    "text": "text",
-    "date": "date",
-    "float8": "float8",
-    "bool": "bool",
-    "json": "text",
-    "timestamptz": "timestamptz",
-    "geometry": "bytea",
-}
-
-
-def copy_types(spec: Sequence[tuple[str, str]]) -> list[str]:
-    """The types of a binary ``COPY`` of rows in ``spec`` order (``api.services.check.copy_rows``)."""
-    return [_BINARY_TYPE[kind] for _, kind in spec]
-
-
 def populate_insert(table: str, spec: Sequence[tuple[str, str]], param: str, *, returning: str = "") -> str:
     """``INSERT INTO table (spec columns) SELECT … FROM json_populate_recordset(…, :param)``.
 

@@ -42,6 +42,7 @@ from api.services.check import (
     cached_roads,
     check_works,
     copy_rows,
+    copy_types,
     copy_value,
     lock_works,
     max_road_width,
@@ -101,18 +102,7 @@ BULK_MIN = 50
 SMALL_FAST_PATH = True
 
 #: Columns of a new work written by ``COPY`` (geometry apart), in the order of ``upload_pg.WORK_SPEC``.
-_COPY_COLUMNS = (
-    "id",
-    "key",
-    "org_id",
-    "work_id",
-    *WORK_FIELDS,
-    "attributes",
-    "version",
-    "withdrawn",
-    "created_at",
-    "updated_at",
-)
+_COPY_COLUMNS = tuple(name for name, _ in upload_pg.WORK_SPEC if name != "geometry")
 
 
 def _ewkb(geoms: list[Any]) -> list[bytes]:
@@ -152,7 +142,7 @@ def _copy_new_works(
         "works",
         [name for name, _ in upload_pg.WORK_SPEC],
         ([*(copy_value(rec[c]) for c in _COPY_COLUMNS), g] for rec, g in zip(records, ewkb, strict=True)),
-        binary_types=upload_pg.copy_types(upload_pg.WORK_SPEC),
+        binary_types=copy_types(upload_pg.WORK_SPEC),
     )
     copy_rows(
         session,
@@ -171,7 +161,7 @@ def _copy_new_works(
             )
             for rec, g in zip(records, ewkb, strict=True)
         ),
-        binary_types=upload_pg.copy_types(upload_pg.VERSION_SPEC),
+        binary_types=copy_types(upload_pg.VERSION_SPEC),
     )
     return [_work_record(rec, shaped_element(g, w)) for rec, g, w in zip(records, geoms, ewkb, strict=True)]
 
