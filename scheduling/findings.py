@@ -185,6 +185,25 @@ def validate_inputs(
         )
 
 
+class FindingsMemo:
+    """What :func:`evaluate` makes once per work, road and road class, kept between its calls (and the calendar).
+
+    Give one memo to the :func:`evaluate` calls over parts of one plan (the strips of a large
+    upload, ``api.services.check.FocusIndex``): the texts naming a work or a road are then made
+    once, not once per call (a work next to several strips is named in each). A memo belongs to
+    one ``settings`` and to works and roads that do not change while it is used.
+    """
+
+    __slots__ = ("calendar", "roads", "rules", "settings", "works")
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.calendar = Calendar.from_settings(settings)
+        self.works: dict[str, _WorkFacts] = {}
+        self.roads: dict[str, _RoadFacts] = {}
+        self.rules: dict[RoadClass | None, RuleThresholds] = {}
+
+
 class _Ctx:
     """Lookups shared by the finding builders, and what they compute once per work, road or pair."""
 
@@ -194,7 +213,12 @@ class _Ctx:
         roads: Sequence[Road],
         occupancy: Sequence[Occupancy],
         settings: Settings,
+        memo: FindingsMemo | None = None,
     ) -> None:
+        if memo is None:
+            memo = FindingsMemo(settings)
+        elif memo.settings is not settings:
+            raise ValueError("a FindingsMemo serves the settings it was made for")
         self.settings = settings
         self.works = {w.work_id: w for w in works}
         self.roads = {r.road_id: r for r in roads}
@@ -202,10 +226,10 @@ class _Ctx:
         self.roads_of: dict[str, list[str]] = defaultdict(list)
         for o in occupancy:
             self.roads_of[o.work_id].append(o.road_id)
-        self.calendar = Calendar.from_settings(settings)
-        self._work_facts: dict[str, _WorkFacts] = {}
-        self._road_facts: dict[str, _RoadFacts] = {}
-        self._rules: dict[RoadClass | None, RuleThresholds] = {}
+        self.calendar = memo.calendar
+        self._work_facts = memo.works
+        self._road_facts = memo.roads
+        self._rules = memo.rules
         self._windows: dict[tuple[str, str, int], JointWindow | NoWindow] = {}
         self.road_findings = _RoadFindings()
 
@@ -257,7 +281,12 @@ class _WorkFacts:
         dates = f"{w.start}–{w.end}"
         self.plan_zh = f"{self.label_zh}计划 {dates}"
         self.plan_en = f"{self.label_en} plans {dates}"
-        self.half_width_m = (w.diameter_mm or 0.0) / 1000.0 / 2  # to the outer wall, from the pipe axis
+        self.half_width_m = _half_width_m(w)
+
+
+def _half_width_m(w: Work) -> float:
+    """From the pipe axis to its outer wall, in metres (0 when the diameter is not known)."""
+    return (w.diameter_mm or 0.0) / 2000.0
 
 
 class _RoadFacts:
@@ -328,6 +357,7 @@ def evaluate(
     off_road: Iterable[Any] = (),
     outside_district: Iterable[Any] = (),
     focus: Collection[str] | None = None,
+    memo: FindingsMemo | None = None,
 ) -> list[Finding]:
     """Return every finding of the plan, sorted by kind, road and works.
 
@@ -373,7 +403,7 @@ def evaluate(
     [('moratorium', ('B',))]
     """
     validate_inputs(works, roads, occupancy, shared)
-    ctx = _Ctx(works, roads, occupancy, settings)
+    ctx = _Ctx(works, roads, occupancy, settings, memo)
     as_of = today or dt.date.today()
     off_road_parts, outside_parts = part_items(off_road), part_items(outside_district)
     occupancy_checked: Sequence[Occupancy] = occupancy
@@ -620,9 +650,8 @@ def _maybe_closer(ctx: _Ctx, shared: Sequence[SharedStretch], limit: float) -> l
     from_m = np.fromiter((iv.from_m for o in occupancies for iv in o.intervals), np.float64, n)
     to_m = np.fromiter((iv.to_m for o in occupancies for iv in o.intervals), np.float64, n)
     offset = np.fromiter((off for o in occupancies for off in o.offsets_m), np.float64, n)
-    half = np.fromiter(
-        (ctx.facts(ctx.works[o.work_id]).half_width_m for o in occupancies), np.float64, len(occupancies)
-    )
+    works = ctx.works
+    half = np.fromiter((_half_width_m(works[o.work_id]) for o in occupancies), np.float64, len(occupancies))
     a = np.fromiter((position.get((sh.work_ids[0], sh.road_id), -1) for sh in shared), np.int64, len(shared))
     b = np.fromiter((position.get((sh.work_ids[1], sh.road_id), -1) for sh in shared), np.int64, len(shared))
     both = np.flatnonzero((a >= 0) & (b >= 0))

@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
@@ -47,6 +47,9 @@ from api.services.geometry import shaped_element
 from onetrench.domain import Finding, Occupancy, Road, Work
 from onetrench.gcpause import without_cyclic_gc
 from onetrench.settings import Settings
+
+if TYPE_CHECKING:
+    from scheduling.findings import FindingsMemo
 
 #: Largest id list bound in one query.
 CHUNK = 900
@@ -251,6 +254,7 @@ class FocusIndex:
         self, works: Sequence[Work], roads: Sequence[Road], occupancy: Sequence[Occupancy], shared: Sequence[Any]
     ) -> None:
         self.works, self.roads, self.occupancy, self.shared = works, roads, occupancy, shared
+        self._memo: FindingsMemo | None = None
         self._work_index = {w.work_id: i for i, w in enumerate(works)}
         self._road_index = {r.road_id: i for i, r in enumerate(roads)}
         self._occupancy_of: dict[str, list[int]] = {}
@@ -265,8 +269,10 @@ class FocusIndex:
 
     def evaluate(self, focus: AbstractSet[str], off_road: Sequence[Any], *, settings: Settings) -> list[Finding]:
         """The findings naming a work of ``focus`` (as :func:`evaluate_focus`)."""
-        from scheduling.findings import evaluate
+        from scheduling.findings import FindingsMemo, evaluate
 
+        if self._memo is None or self._memo.settings is not settings:
+            self._memo = FindingsMemo(settings)
         occupancy, none = self.occupancy, ()
         focus_roads = {occupancy[i].road_id for w in focus for i in self._occupancy_of.get(w, none)}
         involved = set(focus).union(*(self._works_on[r] for r in focus_roads))
@@ -281,6 +287,7 @@ class FocusIndex:
                 settings=settings,
                 off_road=off_road,
                 focus=focus,
+                memo=self._memo,
             )
         )
 
