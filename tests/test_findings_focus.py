@@ -12,7 +12,7 @@ from shapely.geometry import Point
 from geo.overlap import detect
 from onetrench.domain import ExcavationMethod, Finding, Road, UtilityKind, Work, WorksKind
 from onetrench.settings import BlackoutPeriod, Settings
-from scheduling.findings import evaluate
+from scheduling.findings import FindingsMemo, evaluate
 from tests.test_detector import make_city
 
 d = dt.date
@@ -98,3 +98,37 @@ def test_focus_equals_all_findings_filtered(seed: int) -> None:
             f.geometry.wkb if f.geometry is not None else None for f in _touching(everything, focus)
         ]
     assert run(set(ids)) == everything
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_memo_shared_by_calls_changes_no_finding(seed: int) -> None:
+    """One FindingsMemo over several focus sets (as a large check's strips): the findings of fresh calls.
+
+    The memo keeps the texts naming works and roads made by the first calls; a work named again
+    by a later call must read exactly as it would have without the memo.
+    """
+    works, roads, settings = _plan(seed)
+    detection = detect(works, roads, settings=settings)
+    rng = random.Random(seed)
+    ids = [w.work_id for w in works]
+    memo = FindingsMemo(settings)
+
+    def run(focus: set[str], memo: FindingsMemo | None) -> list[Finding]:
+        return evaluate(
+            works,
+            roads,
+            detection.occupancy,
+            detection.shared,
+            settings=settings,
+            today=TODAY,
+            off_road=detection.off_road,
+            focus=focus,
+            memo=memo,
+        )
+
+    strips = [set(rng.sample(ids, len(ids) // 4)) for _ in range(4)]
+    for focus in strips:
+        assert run(focus, memo) == run(focus, None)
+    assert memo.works, "the memo must have been used"
+    with pytest.raises(ValueError, match="settings"):
+        run(strips[0], FindingsMemo(settings.model_copy()))
