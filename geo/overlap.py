@@ -317,9 +317,9 @@ def _runs(*keys: IntArray) -> list[int]:
 
 
 def _occupancies(table: OccupancyTable, ids: Sequence[str], road_ids: Sequence[str]) -> list[Occupancy]:
-    """Domain objects per (work, road), intervals with offsets plus crossings."""
+    """Domain objects per (work, road), intervals with offsets plus crossings (built in bulk)."""
     groups: dict[tuple[int, int], tuple[tuple[Interval, ...], tuple[float, ...]]] = {}
-    ivs = [Interval(f, t) for f, t in zip(table.from_m.tolist(), table.to_m.tolist(), strict=True)]
+    ivs = _intervals(table.from_m.tolist(), table.to_m.tolist())
     offs = table.offset_m.tolist()
     wl, rl = table.work.tolist(), table.road.tolist()
     for s, e in itertools.pairwise(_runs(table.work, table.road)):
@@ -330,17 +330,20 @@ def _occupancies(table: OccupancyTable, ids: Sequence[str], road_ids: Sequence[s
     for s, e in itertools.pairwise(_runs(table.cross_work, table.cross_road)):
         if e > s:
             cross[(cw[s], cr[s])] = tuple(sorted(cm[s:e]))
+    keys = sorted(groups.keys() | cross.keys())
     empty: tuple[tuple[Interval, ...], tuple[float, ...]] = ((), ())
-    return [
-        Occupancy(
-            work_id=ids[w],
-            road_id=road_ids[r],
-            intervals=groups.get((w, r), empty)[0],
-            offsets_m=groups.get((w, r), empty)[1],
-            crossings=cross.get((w, r), ()),
-        )
-        for w, r in sorted(groups.keys() | cross.keys())
-    ]
+    parts = [groups.get(key, empty) for key in keys]
+    return frozen_instances(
+        Occupancy,
+        {
+            "work_id": [ids[w] for w, _ in keys],
+            "road_id": [road_ids[r] for _, r in keys],
+            "intervals": [p[0] for p in parts],
+            "offsets_m": [p[1] for p in parts],
+            "crossings": [cross.get(key, ()) for key in keys],
+        },
+        len(keys),
+    )
 
 
 def _off_road_parts(table: OccupancyTable, ids: Sequence[str]) -> list[OffRoadPart]:
