@@ -317,3 +317,53 @@ def test_works_from_rows_equal_the_works_stored(api_engine: Engine) -> None:
     assert sorted(near, key=lambda x: x[0]) == list(zip(ids[1:], built[1:], strict=True))
     # enumeration members, not their text (which compares equal)
     assert {(type(w.utility), type(w.method)) for _, w in near} == {(UtilityKind, ExcavationMethod)}
+
+
+def test_nearby_works_read_by_cells_are_those_within_the_distance(api_engine: Engine, monkeypatch: object) -> None:
+    """A large upload's nearby works (read by 1 km cells on PostGIS, then tested here) are the works within
+    the distance, as the small upload's query (``ST_DWithin``) finds them and as shapely measures them.
+
+    Some stored works lie in the same cells as the new ones but farther than the distance, one
+    near work is withdrawn, and some lie in other cells: none of these is returned.
+    """
+    import pytest
+
+    from api.services import check as check_service
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    if api_engine.dialect.name != "postgresql":
+        pytest.skip("the lookup by cells is PostgreSQL's")
+    g1 = read_works(DATA / "gas.geojson", settings=SETTINGS).works[0]
+    shifts = [(0.0, 7.0), (25.0, -30.0), (0.0, 45.0), (60.0, 0.0), (300.0, 0.0), (900.0, 200.0), (2500.0, 0.0)]
+    others = [
+        dataclasses.replace(g1, work_id=f"O-{i}", geometry=shapely.affinity.translate(g1.geometry, dx, dy))
+        for i, (dx, dy) in enumerate(shifts)
+    ]
+    new = [
+        dataclasses.replace(g1, work_id=f"N-{k}", geometry=shapely.affinity.translate(g1.geometry, 3.0 * k, -5.0 * k))
+        for k in range(3)
+    ]
+    margin = 40.0
+    with Session(api_engine) as session:
+        store_works(session, _principal(session, "power"), others, settings=SETTINGS)
+        store_works(session, _principal(session, "gas"), new, settings=SETTINGS)
+        rows = session.scalars(select(WorkRow).order_by(WorkRow.id)).all()
+        stored = {r.id: from_db(r.geometry) for r in rows}
+        new_rows = [r for r in rows if r.work_id.startswith("N-")]
+        withdrawn_row = next(r for r in rows if r.work_id == "O-0")
+        withdrawn_row.withdrawn = True
+        withdrawn = withdrawn_row.id
+        session.flush()
+        new_ids = [r.id for r in new_rows]
+        new_geoms = [stored[i] for i in new_ids]
+        got = {}
+        for cells_min in (1, 10**9):
+            monkeypatch.setattr(check_service, "NEAR_BY_CELLS_MIN", cells_min)
+            got[cells_min] = sorted(check_service._near_work_rows(session, new_ids, margin, new_geoms))
+        candidates = {r.id for r in rows if r.work_id.startswith("O-")}
+        session.rollback()
+    # independent: shapely's distance to the nearest new work
+    expected = sorted(pk for pk in candidates - {withdrawn} if min(stored[pk].distance(g) for g in new_geoms) <= margin)
+    assert 0 < len(expected) < len(candidates) - 1, "the construction needs near and far works"
+    assert [pk for pk, _ in got[1]] == expected
+    assert got[1] == got[10**9]

@@ -182,15 +182,20 @@ class CheckResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _within(geoms: list[Any], others: list[Any], margin: float) -> list[bool]:
-    """For each of ``others``, whether it lies within ``margin`` of any of ``geoms`` (exact)."""
-    if not others:
-        return []
-    tree = shapely.STRtree(geoms)
-    hit = tree.query(others, predicate="dwithin", distance=margin)
-    flags = [False] * len(others)
-    for j in set(hit[0].tolist()):
-        flags[j] = True
+def _within(geoms: Sequence[Any], others: Sequence[Any], margin: float) -> np.ndarray:
+    """For each of ``others``, whether it lies within ``margin`` of any of ``geoms`` (exact), as booleans.
+
+    The pairs whose bounding boxes come within ``margin`` are found by a tree, then tested by
+    ``shapely.dwithin`` in one call (about twice as fast as the tree's own ``dwithin`` predicate).
+    """
+    flags = np.zeros(len(others), dtype=bool)
+    if not len(others) or not len(geoms):
+        return flags
+    near_to, other = np.asarray(geoms, dtype=object), np.asarray(others, dtype=object)
+    b = shapely.bounds(near_to)
+    boxes = shapely.box(b[:, 0] - margin, b[:, 1] - margin, b[:, 2] + margin, b[:, 3] + margin)
+    o, n = shapely.STRtree(boxes).query(other)
+    flags[o[shapely.dwithin(other[o], near_to[n], margin)]] = True
     return flags
 
 
@@ -387,24 +392,70 @@ _NEAR_BY_ID_PG = (
 )
 
 
-def _near_work_rows_pg(session: Session, new: AbstractSet[int], margin: float) -> list[tuple[int, Work]]:
+#: The live works whose bounding box meets one of some boxes (the grid cells of :func:`_cell_boxes`).
+_NEAR_BY_CELLS_PG = (
+    f"SELECT {_NEAR_COLUMNS_SQL}, "
+    "CAST(w.attributes AS text), ST_AsBinary(w.geometry) FROM works AS w "
+    "WHERE w.geometry && ANY(CAST(%s AS geometry[])) AND NOT w.withdrawn"
+)
+
+#: From this many new works, nearby works are read by grid cells, then tested here (see :func:`_near_work_rows_pg`).
+NEAR_BY_CELLS_MIN = 1000
+
+
+def _near_work_rows_pg(
+    session: Session, new: AbstractSet[int], margin: float, new_geoms: Sequence[Any] | None = None
+) -> list[tuple[int, Work]]:
     """:func:`_near_work_rows` on PostgreSQL: read by psycopg itself, in binary.
 
     A 10k upload has ~90k nearby works: SQLAlchemy's row processing cost ~0.4 s of Python more
     than psycopg's rows. The enumerations are decoded here, a column at a time.
+
+    With the geometries of the new works, when there are :data:`NEAR_BY_CELLS_MIN` or more, the
+    server reads the works in the 1 km cells they reach (one box per cell, ``&&``: a scan of the
+    index per cell, or of the table when the cells cover the city), and the exact distance is
+    tested here (:func:`_within`), before the works are built. A 10k upload spread over the city:
+    0.1 s on the server instead of 0.6 s for 10k probes of the index by ``ST_DWithin``.
     """
     raw = session.connection().connection.driver_connection
     assert raw is not None
+    by_cells = new_geoms is not None and len(new_geoms) >= NEAR_BY_CELLS_MIN
     with raw.cursor(binary=True) as cur:
-        cur.execute(_NEAR_BY_ID_PG, (margin, sorted(new)))
+        if by_cells:
+            assert new_geoms is not None
+            cur.execute(_NEAR_BY_CELLS_PG, (_cell_boxes(new_geoms, margin),))
+        else:
+            cur.execute(_NEAR_BY_ID_PG, (margin, sorted(new)))
         found = [row for row in cur.fetchall() if row[0] not in new]
+    geoms: Any = shapely.from_wkb([row[-1] for row in found]) if found else np.array([], dtype=object)
+    if by_cells and found:
+        assert new_geoms is not None
+        keep = _within(new_geoms, geoms, margin)
+        found = list(itertools.compress(found, keep.tolist()))
+        geoms = geoms[keep]
     if not found:
         return []
     columns = list(zip(*found, strict=True))
     for position, decode in _ENUM_COLUMNS:
         columns[position] = tuple(None if v is None else decode[v] for v in columns[position])
-    geoms = shapely.from_wkb(list(columns[-1]))
     return list(zip(map(int, columns[0]), works_from_columns(columns, geoms), strict=True))
+
+
+def _cell_boxes(geoms: Sequence[Any], margin: float) -> list[bytes]:
+    """EWKB boxes of the grid cells (:data:`LOCK_CELL_M`) that the geometries' bounds, widened by ``margin``, reach."""
+    bounds = shapely.bounds(np.asarray(geoms, dtype=object))
+    bounds = bounds[~np.isnan(bounds).any(axis=1)]
+    lo = np.floor((bounds[:, :2] - margin) / LOCK_CELL_M).astype(np.int64)
+    hi = np.floor((bounds[:, 2:] + margin) / LOCK_CELL_M).astype(np.int64)
+    cells = {
+        (ix, iy)
+        for (x0, y0), (x1, y1) in zip(lo.tolist(), hi.tolist(), strict=True)
+        for ix in range(x0, x1 + 1)
+        for iy in range(y0, y1 + 1)
+    }
+    ordered = np.array(sorted(cells), dtype=np.float64).reshape(-1, 2) * LOCK_CELL_M
+    boxes = shapely.box(ordered[:, 0], ordered[:, 1], ordered[:, 0] + LOCK_CELL_M, ordered[:, 1] + LOCK_CELL_M)
+    return list(shapely.to_wkb(shapely.set_srid(boxes, SRID), include_srid=True))
 
 
 def _enum_class(name: str) -> type[StrEnum] | None:
@@ -421,14 +472,18 @@ _ENUM_COLUMNS = [
 ]
 
 
-def _near_work_rows(session: Session, new_ids: Sequence[int], margin: float) -> list[tuple[int, Work]]:
+def _near_work_rows(
+    session: Session, new_ids: Sequence[int], margin: float, new_geoms: Sequence[Any] | None = None
+) -> list[tuple[int, Work]]:
     """``(pk, work)`` of the live stored works within ``margin`` of any of ``new_ids`` (these excluded).
 
     Only the columns the rule reads are loaded (:func:`api.services.convert.works_from_rows`).
+    ``new_geoms``: the geometries of the works ``new_ids``, if the caller has them (a large
+    upload's lookup uses them on PostgreSQL, see :func:`_near_work_rows_pg`).
     """
     new = set(new_ids)
     if session.get_bind().dialect.name != "sqlite":
-        return _near_work_rows_pg(session, new, margin)
+        return _near_work_rows_pg(session, new, margin, new_geoms)
     table = WorkRow.__table__
     cols = near_columns(table)
     found: list[Any] = []
@@ -477,7 +532,7 @@ def check_works(
     road_cache = cached_roads(session, stamp)
     new_geoms = [w.geometry for w in live_works]
     roads, road_pk = road_cache.near(new_geoms, width)
-    near = _near_work_rows(session, live_ids, width) if width > 0 else []
+    near = _near_work_rows(session, live_ids, width, new_geoms) if width > 0 else []
     if session.get_bind().dialect.name == "sqlite":
         # SpatiaLite's R*Tree compared bounding boxes only; PostGIS's ST_DWithin was exact
         keep = _within(new_geoms, [w.geometry for _, w in near], width)
