@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import random
 
 import pytest
@@ -112,23 +113,20 @@ def test_a_memo_shared_by_calls_changes_no_finding(seed: int) -> None:
     rng = random.Random(seed)
     ids = [w.work_id for w in works]
     memo = FindingsMemo(settings)
-
-    def run(focus: set[str], memo: FindingsMemo | None) -> list[Finding]:
-        return evaluate(
-            works,
-            roads,
-            detection.occupancy,
-            detection.shared,
-            settings=settings,
-            today=TODAY,
-            off_road=detection.off_road,
-            focus=focus,
-            memo=memo,
-        )
+    run = functools.partial(
+        evaluate,
+        works,
+        roads,
+        detection.occupancy,
+        detection.shared,
+        settings=settings,
+        today=TODAY,
+        off_road=detection.off_road,
+    )
 
     strips = [set(rng.sample(ids, len(ids) // 4)) for _ in range(4)]
     for focus in strips:
-        assert run(focus, memo) == run(focus, None)
+        assert run(focus=focus, memo=memo) == run(focus=focus)
     assert memo.works, "the memo must have been used"
     with pytest.raises(ValueError, match="settings"):
-        run(strips[0], FindingsMemo(settings.model_copy()))
+        run(focus=strips[0], memo=FindingsMemo(settings.model_copy()))
