@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import functools
 import random
+from typing import Any
 
 import pytest
 from shapely.geometry import Point
@@ -62,6 +63,20 @@ def _plan(seed: int) -> tuple[list[Work], list[Road], Settings]:
     return dated, recent, Settings(blackouts=blackouts, working_days_only=seed % 3 == 0)
 
 
+def _evaluator(works: list[Work], roads: list[Road], detection: Any, settings: Settings) -> Any:
+    """``evaluate`` of the plan and its detection, given the other arguments."""
+    return functools.partial(
+        evaluate,
+        works,
+        roads,
+        detection.occupancy,
+        detection.shared,
+        settings=settings,
+        today=TODAY,
+        off_road=detection.off_road,
+    )
+
+
 def _touching(findings: list[Finding], focus: set[str]) -> list[Finding]:
     return [f for f in findings if not focus.isdisjoint(f.work_ids)]
 
@@ -76,17 +91,7 @@ def test_focus_equals_all_findings_filtered(seed: int) -> None:
     outside = [(wid, Point(-1000.0 - k, -1000.0).buffer(2.0)) for k, wid in enumerate(rng.sample(ids, 3))]
 
     def run(focus: set[str] | None) -> list[Finding]:
-        return evaluate(
-            works,
-            roads,
-            detection.occupancy,
-            detection.shared,
-            settings=settings,
-            today=TODAY,
-            off_road=detection.off_road,
-            outside_district=outside,
-            focus=focus,
-        )
+        return _evaluator(works, roads, detection, settings)(outside_district=outside, focus=focus)
 
     everything = run(None)
     kinds = {f.kind for f in everything}
@@ -113,16 +118,7 @@ def test_a_memo_shared_by_calls_changes_no_finding(seed: int) -> None:
     rng = random.Random(seed)
     ids = [w.work_id for w in works]
     memo = FindingsMemo(settings)
-    run = functools.partial(
-        evaluate,
-        works,
-        roads,
-        detection.occupancy,
-        detection.shared,
-        settings=settings,
-        today=TODAY,
-        off_road=detection.off_road,
-    )
+    run = _evaluator(works, roads, detection, settings)
 
     strips = [set(rng.sample(ids, len(ids) // 4)) for _ in range(4)]
     for focus in strips:
