@@ -144,8 +144,9 @@ class RoadNetwork:
         """Centreline geometries (object array)."""
         if "lines" not in self._cache:
             lines = np.empty(len(self.roads), dtype=object)
+            # not prepared: no predicate is evaluated on them, and these geometries are the
+            # roads' own, shared by the service's threads (see geo.prepared)
             lines[:] = [r.geometry for r in self.roads]
-            shapely.prepare(lines)
             self._cache["lines"] = lines
         return self._cache["lines"]
 

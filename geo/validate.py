@@ -58,6 +58,7 @@ from geo.fields import (
     parse_number,
     utility_from_text,
 )
+from geo.prepared import prepared_here
 from onetrench.domain import ExcavationMethod, GasPressureClass, UtilityKind, Work
 from onetrench.errors import ConfigError, InputError, Problem
 from onetrench.settings import Settings, get_settings
@@ -207,8 +208,11 @@ def outside_parts(
     geoms: Sequence[BaseGeometry], *, district: District, tolerance_m: float = 0.0
 ) -> list[tuple[int, BaseGeometry, float, float]]:
     """Return ``(position, outside geometry, measure, fraction)`` for geometries not inside."""
-    area = district.geometry.buffer(tolerance_m) if tolerance_m > 0 else district.geometry
-    shapely.prepare(area)
+    if tolerance_m > 0:
+        area = district.geometry.buffer(tolerance_m)
+        shapely.prepare(area)
+    else:
+        area = prepared_here(district.geometry)  # shared by threads: see geo.prepared
     arr = np.asarray(list(geoms), dtype=object)
     if arr.size == 0:
         return []
@@ -544,8 +548,7 @@ def clean_geometries(
     polygonal = np.isin(shapely.get_type_id(working), (3, 6))
     big_enough = np.where(polygonal, shapely.area(working) >= MIN_AREA_M2, shapely.length(working) >= MIN_LENGTH_M)
     ok &= big_enough
-    shapely.prepare(district.geometry)
-    ok[ok] = shapely.covers(district.geometry, working[ok])
+    ok[ok] = shapely.covers(prepared_here(district.geometry), working[ok])
     for pos, geom in zip(cand[ok], working[ok], strict=True):
         out[int(pos)] = geom
     return out
