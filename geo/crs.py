@@ -238,10 +238,68 @@ _TRANSFORMERS: dict[tuple[str, str], pyproj.Transformer] = {}
 _SAME: dict[tuple[str, str], bool] = {}
 
 
+def transformer(source: str | int | pyproj.CRS, target: str | int | pyproj.CRS) -> pyproj.Transformer:
+    """The transformer from ``source`` to ``target`` (x / longitude first), made once per pair.
+
+    Cheap on each new thread as well (see :func:`_make_transformer`).
+
+    Raises
+    ------
+    CRSError
+        When either CRS is not understood, or there is no way between them.
+
+    Examples
+    --------
+    >>> lon, lat = transformer("EPSG:4545", "EPSG:4490").transform(500000.0, 3250000.0)
+    >>> round(lon, 6), 29.3 < lat < 29.4
+    (108.0, True)
+    """
+    try:
+        return _transformer(_as_crs(source), _as_crs(target))
+    except pyproj.exceptions.ProjError as exc:  # CRSError too
+        raise CRSError(
+            f"无法识别坐标系 {source} 或 {target}：{exc}", f"cannot transform {source} to {target}: {exc}"
+        ) from exc
+
+
+def _as_crs(crs: str | int | pyproj.CRS) -> pyproj.CRS:
+    return crs if isinstance(crs, pyproj.CRS) else _crs_of_text(str(crs))
+
+
+@lru_cache(maxsize=64)
+def _crs_of_text(text: str) -> pyproj.CRS:
+    return pyproj.CRS.from_user_input(text)
+
+
 def _transformer(src: pyproj.CRS, dst: pyproj.CRS) -> pyproj.Transformer:
-    return _remembered(
-        _TRANSFORMERS, (src.srs, dst.srs), lambda: pyproj.Transformer.from_crs(src, dst, always_xy=True), 64
-    )
+    return _remembered(_TRANSFORMERS, (src.srs, dst.srs), lambda: _make_transformer(src, dst), 64)
+
+
+def _make_transformer(src: pyproj.CRS, dst: pyproj.CRS) -> pyproj.Transformer:
+    """``Transformer.from_crs(src, dst, always_xy=True)``, or its operation's pipeline where that is the same.
+
+    pyproj keeps one PROJ object per thread and transformer, made on the thread's first call:
+    from two CRS that takes 60-90 ms (PROJ searches its database for the operation), from a
+    pipeline 0.2 ms. The service's worker threads come and go (idle ones end after 10 s), so
+    every new thread paid that for each transformer of an upload. The pipeline of the operation
+    PROJ chose is used instead when it gives the same coordinates, bit for bit, over Qijiang
+    (:data:`QIJIANG_BBOX`, a grid of points): PROJ may choose per point among several operations
+    by their areas of use, or defer the choice ("unavailable until proj_trans is called").
+    """
+    chosen = pyproj.Transformer.from_crs(src, dst, always_xy=True)
+    try:
+        pipeline = pyproj.Transformer.from_pipeline(chosen.definition)
+    except pyproj.exceptions.ProjError:
+        return chosen
+    lon0, lat0, lon1, lat1 = QIJIANG_BBOX
+    lon, lat = np.meshgrid(np.linspace(lon0 - 0.5, lon1 + 0.5, 9), np.linspace(lat0 - 0.5, lat1 + 0.5, 9))
+    x, y = pyproj.Transformer.from_crs(CGCS2000, src, always_xy=True).transform(lon.ravel(), lat.ravel())
+    finite = np.isfinite(x) & np.isfinite(y)
+    if finite.sum() < 40:
+        return chosen
+    by_choice = np.array(chosen.transform(x[finite], y[finite]))
+    by_pipeline = np.array(pipeline.transform(x[finite], y[finite]))
+    return pipeline if np.array_equal(by_choice, by_pipeline) else chosen
 
 
 def _same_crs(a: pyproj.CRS, b: pyproj.CRS) -> bool:

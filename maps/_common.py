@@ -10,18 +10,16 @@ import html
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import shapely
-from pyproj import Transformer
 from shapely.geometry import LineString, MultiLineString
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import substring
 
+from geo.crs import transformer
 from onetrench.domain import Finding, FindingKind, Interval, Road, UtilityKind, Work, WorksKind
-from onetrench.errors import CRSError
 from onetrench.settings import Settings
 
 #: Pipeline colours after the usual Chinese pipeline-map convention (CJJ 61).
@@ -92,14 +90,6 @@ def label(enum_member: Any) -> str:
     return f"{enum_member.zh} {enum_member.en}"
 
 
-@lru_cache(maxsize=8)
-def _transformer(src: str, dst: str) -> Transformer:
-    try:
-        return Transformer.from_crs(src, dst, always_xy=True)
-    except Exception as exc:  # pyproj raises its own CRSError subclasses
-        raise CRSError(f"无法识别坐标系 {src} 或 {dst}：{exc}", f"cannot transform {src} to {dst}: {exc}") from exc
-
-
 def to_lonlat(geometries: Sequence[BaseGeometry | None], working_crs: str, *, decimals: int = 6) -> list[BaseGeometry]:
     """Reproject working-CRS geometries to longitude/latitude (EPSG:4326 ≈ CGCS2000), rounded.
 
@@ -112,10 +102,10 @@ def to_lonlat(geometries: Sequence[BaseGeometry | None], working_crs: str, *, de
     >>> p.x, 29.3 < p.y < 29.4
     (108.0, True)
     """
-    transformer = _transformer(working_crs, LONLAT_CRS)
+    lonlat = transformer(working_crs, LONLAT_CRS)
 
     def _fn(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-        lon, lat = transformer.transform(xs, ys)
+        lon, lat = lonlat.transform(xs, ys)
         return np.column_stack([np.round(lon, decimals), np.round(lat, decimals)])
 
     arr = np.array([g if g is not None else shapely.Point() for g in geometries], dtype=object)

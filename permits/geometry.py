@@ -18,10 +18,10 @@ from typing import Any
 import geopandas as gpd
 import pyogrio
 import shapely
-from pyproj import Transformer
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
+from geo.crs import transformer
 from onetrench.domain import Bundle, Road, UtilityKind, Work
 from onetrench.errors import InputError, Problem
 from permits.manifest import EXCHANGE_CRS, GEOJSON_NAME, GPKG_NAME, size_text, sorted_stretches, stretch_line
@@ -38,8 +38,7 @@ FOOTPRINT_LAYER = "footprint"
 
 def reproject(geom: BaseGeometry, source: str, target: str) -> BaseGeometry:
     """Return ``geom`` transformed from CRS ``source`` to ``target`` (always x/lon first)."""
-    tr = Transformer.from_crs(source, target, always_xy=True)
-    return shapely.transform(geom, tr.transform, interleaved=False)
+    return shapely.transform(geom, transformer(source, target).transform, interleaved=False)
 
 
 def _round_coords(obj: Any, nd: int) -> Any:

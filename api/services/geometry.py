@@ -7,18 +7,17 @@ layers hold the working CRS (metres).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import shapely
 from geoalchemy2.elements import WKBElement
 from geoalchemy2.shape import to_shape
-from pyproj import Transformer
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from api.models import SRID
+from geo.crs import transformer
 from onetrench.errors import InputError
 from onetrench.settings import Settings
 
@@ -55,20 +54,15 @@ def from_db(element: Any) -> BaseGeometry:
     return to_shape(element)
 
 
-@lru_cache(maxsize=8)
-def _transformer(source: str, target: str) -> Transformer:
-    return Transformer.from_crs(source, target, always_xy=True)
-
-
 def to_exchange(geom: BaseGeometry, settings: Settings) -> BaseGeometry:
     """Reproject a working-CRS geometry to the exchange CRS (lon/lat order)."""
-    tr = _transformer(settings.working_crs, settings.exchange_crs)
+    tr = transformer(settings.working_crs, settings.exchange_crs)
     return shapely.transform(geom, lambda xy: _stack(tr.transform(xy[:, 0], xy[:, 1])))
 
 
 def from_exchange(geom: BaseGeometry, settings: Settings) -> BaseGeometry:
     """Reproject an exchange-CRS geometry (lon/lat order) to the working CRS."""
-    tr = _transformer(settings.exchange_crs, settings.working_crs)
+    tr = transformer(settings.exchange_crs, settings.working_crs)
     return shapely.transform(geom, lambda xy: _stack(tr.transform(xy[:, 0], xy[:, 1])))
 
 
@@ -82,7 +76,7 @@ def geojson(geom: BaseGeometry | None, settings: Settings) -> dict[str, Any] | N
     """GeoJSON geometry in the exchange CRS, coordinates rounded to 1e-7° (about 1 cm)."""
     if geom is None or geom.is_empty:
         return None
-    tr = _transformer(settings.working_crs, settings.exchange_crs)
+    tr = transformer(settings.working_crs, settings.exchange_crs)
     out = shapely.transform(geom, lambda xy: _stack(tr.transform(xy[:, 0], xy[:, 1])).round(7))
     return dict(mapping(out))
 
@@ -93,7 +87,7 @@ def geojson_many(geoms: Sequence[BaseGeometry | None], settings: Settings) -> li
     index = [i for i, g in enumerate(geoms) if g is not None and not g.is_empty]
     if not index:
         return out
-    tr = _transformer(settings.working_crs, settings.exchange_crs)
+    tr = transformer(settings.working_crs, settings.exchange_crs)
     moved = shapely.transform(
         np.array([geoms[i] for i in index], dtype=object),
         lambda xy: _stack(tr.transform(xy[:, 0], xy[:, 1])).round(7),
