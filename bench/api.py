@@ -373,6 +373,8 @@ def measure(root: Path, url: str, tokens: dict[str, str], args: argparse.Namespa
         out["same"] = run_clients(
             base, tokens, upload_jobs(2027, n_lines, args.requests, same_area=True, run=args.tag), args.clients
         )
+        if args.idle_bursts:
+            out["bursts"] = idle_bursts(base, tokens, n_lines, args)
         if args.big:
             # new works every run (a tag of the run in their ids): with --reuse, the same ids would
             # make the upload a re-upload of existing works (new versions), another scenario
@@ -401,6 +403,27 @@ def measure(root: Path, url: str, tokens: dict[str, str], args: argparse.Namespa
         jobs = upload_jobs(2030, n_lines, args.single + 10, same_area=False, run=args.tag)
         out["cpu"] = cpu_per_upload(root, url, tokens, jobs)
     return out
+
+
+#: Seconds of quiet before each burst: more than anyio's 10 s, after which idle worker threads end.
+IDLE_S = 11.0
+
+
+def idle_bursts(base: str, tokens: dict[str, str], n_lines: int, args: argparse.Namespace) -> dict[str, Any]:
+    """``args.clients`` uploads at once after :data:`IDLE_S` of quiet, ``args.idle_bursts`` times.
+
+    After a quiet spell the service's idle worker threads have ended (all but the last used), so
+    a burst runs on new threads: what a utility meets when several colleagues upload at once on
+    an ordinary day, which the closed loops above never show.
+    """
+    latencies: list[float] = []
+    for k in range(args.idle_bursts):
+        time.sleep(IDLE_S)
+        burst = run_clients(
+            base, tokens, upload_jobs(2032 + k, n_lines, args.clients, same_area=False, run=args.tag), args.clients
+        )
+        latencies.append(burst["max"])
+    return {"max": latencies, "median_max": statistics.median(latencies)}
 
 
 #: Run in a subprocess with the tree under test on its path (current or baseline): single uploads
@@ -583,6 +606,13 @@ def report(cur: dict[str, Any], old: dict[str, Any] | None, args: argparse.Names
             print(f"    {key:4s} {c[key]:7.0f} ms{ratio(b.get(key), c[key])}")
         print(f"    {c['rps']:.1f} req/s{ratio(b.get('rps'), c['rps'], higher_is_better=True)}")
         print(f"    target p95 < 100 ms: {'met' if c['p95'] < 100 else 'NOT met'}")
+    if "bursts" in cur:
+        c, b = cur["bursts"], (old or {}).get("bursts", {})
+        print(
+            f"{args.clients} uploads at once after {IDLE_S:.0f} s of quiet, slowest of each burst: "
+            f"{', '.join(f'{v:.0f}' for v in c['max'])} ms (median {c['median_max']:.0f} ms)"
+            f"{ratio(b.get('median_max'), c['median_max'])}"
+        )
     if "cpu" in cur:
         c, b = cur["cpu"], (old or {}).get("cpu", {})
         print(f"one 50-vertex upload at a time, in-process, median of {args.single}:")
@@ -627,6 +657,7 @@ def main() -> None:
     p.add_argument(
         "--single", type=int, default=60, help="single uploads timed in-process for CPU and statements (0: skip)"
     )
+    p.add_argument("--idle-bursts", type=int, default=3, help="bursts of uploads at once after a quiet spell (0: skip)")
     p.add_argument("--phases", type=int, default=10_000, help="features of the in-process phase split (0: skip)")
     p.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     p.add_argument("--baseline", default=None, help="git revision of the previous approach to compare with")
