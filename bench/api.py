@@ -373,8 +373,6 @@ def measure(root: Path, url: str, tokens: dict[str, str], args: argparse.Namespa
         out["same"] = run_clients(
             base, tokens, upload_jobs(2027, n_lines, args.requests, same_area=True, run=args.tag), args.clients
         )
-        if args.idle_bursts:
-            out["bursts"] = idle_bursts(base, tokens, n_lines, args)
         if args.big:
             # new works every run (a tag of the run in their ids): with --reuse, the same ids would
             # make the upload a re-upload of existing works (new versions), another scenario
@@ -395,6 +393,8 @@ def measure(root: Path, url: str, tokens: dict[str, str], args: argparse.Namespa
                 if ok
                 else r.text[:300],
             }
+        if args.idle_bursts:  # after the large upload: it meets the city of earlier runs, without these works
+            out["bursts"] = idle_bursts(base, tokens, n_lines, args)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
