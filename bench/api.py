@@ -31,29 +31,28 @@ disturbs far less than the closed-loop latencies.
 The server, PostgreSQL and the client threads share the machine's 2 cores: a closed loop of 8
 clients measures the throughput of those 2 cores as much as the latency of one upload.
 
-Measured 2026-11-27 13:55–14:05 on the 2-core build machine (load average ≤ 2.5, the server,
+Measured 2026-11-27, 14:58–16:10 (session 6), on the 2-core build machine (the server,
 PostgreSQL 15 + PostGIS and the clients on the same host; uvicorn --workers 2), 100k works, 7,564
-streets, a fresh seed per run (``--works 100000 --requests 400 --big 10000 --phases 10000``),
-eight runs; the machine's speed (``machine_speed``, printed by each run) was 38–47 ms in the last
-four, and slower, unrecorded, in the first four (one upload at a time took 8.6–14.1 ms of service
-CPU there, 6.7–9.1 ms in the last four):
+streets, a fresh seed per run (``--works 100000 --requests 400 --big 10000 --phases 10000``), five
+runs; the machine's speed (``machine_speed``) was 38–42 ms except in one run, which slowed to 69:
 
-* one 50-vertex route, 8 clients spread over the city: p95 86–115 ms (86, 87, 90, 94, 106, 108,
-  114, 115: under 100 ms in the four runs on the faster machine), p50 51–66 ms, 102–132 req/s.
-  All 8 in one 1 km square: p95 228–315 ms (every upload waits for the others' grid-cell locks).
-* one upload at a time in-process (``--single 60``): 9.3–18.8 ms wall, 6.7–14.1 ms service CPU,
-  2.3–4.3 ms PostgreSQL CPU, 5 statements (6 since statements are counted at the cursor: the
-  connection pool's pre-ping on checkout, one round trip per request, is counted too).
-* 10k-feature upload: 9.2–11.9 s over HTTP (9.2, 9.7, 10.2, 10.5, 10.9, 11.0, 11.8, 11.9; 106,679
-  findings, summarised). Phases in-process (115,860 findings, the city denser by the HTTP
-  upload): intake 0.6 s, works 0.7–1.0 s, nearby works 1.3–2.2 s, detector ~0.7 s, then the rule
-  over strips of new works overlapped with storing the previous strip's rows 7.2–8.8 s, answer
-  0.3–0.4 s. A 10k upload writes ~400 MB of WAL: on PostgreSQL's default settings checkpoints come
-  every two or three of them.
-* against the code at the start of the day (``--baseline 01f862a``, both seeded fresh in the same
-  run): p95 90 ms against 120 ms, 122 against 106 req/s, 10k upload 9.2 s against 11 s (a run in
-  a slower hour: 144 against 173 ms, 13.0 against 15 s); one upload at a time in-process costs the
-  same (the gains are in the HTTP layer's thread hops and in the large upload's path).
+* one 50-vertex route, 8 clients spread over the city: p95 94 ms against 101 ms for the session's
+  starting code (``--baseline 4b512b5``, same run), 119 against 108 req/s; other runs 84, 92 and
+  114 ms (114 against 92 for the baseline, which went first, in a slower spell). All 8 in one 1 km
+  square: p95 208–298 ms (every upload waits for the others' grid-cell locks).
+* 8 uploads at once after 11 s of quiet (``--idle-bursts``): the slowest 70–92 ms, against 770 ms
+  (median of three bursts) for the baseline, whose new worker threads each made their own PROJ
+  transformers (60–90 ms each, under the GIL; ``geo.crs.transformer`` now makes them from the
+  chosen operation's pipeline, 0.2 ms).
+* one upload at a time in-process (``--single 60``): 9.5–13.6 ms wall, 6.8–9.1 ms service CPU,
+  2.3–3.8 ms PostgreSQL CPU, 6 statements (counted at the cursor: the pool's pre-ping included).
+* 10k-feature upload: 9.0 s over HTTP against 9.7 s for the baseline (same run), 9.4 against 9.9 s
+  in another, 9.2 s; 11.3 and 11.6 s in slower spells (106,679 findings, summarised). Phases
+  in-process (115,860 findings, the city denser by the HTTP upload): intake 0.6 s, works 0.7 s,
+  nearby works 0.96–1.05 s (by 1 km cells; 1.35 s before), rule + store over strips 6.8–7.3 s,
+  answer 0.35 s. The upload is bound by Python on one core: 10–11 s of process CPU, PostgreSQL
+  ~5 s. A 10k upload writes ~400 MB of WAL: on PostgreSQL's default settings checkpoints come every
+  two or three of them.
 """
 
 from __future__ import annotations
