@@ -287,19 +287,20 @@ def _make_transformer(src: pyproj.CRS, dst: pyproj.CRS) -> pyproj.Transformer:
     by their areas of use, or defer the choice ("unavailable until proj_trans is called").
     """
     chosen = pyproj.Transformer.from_crs(src, dst, always_xy=True)
-    try:
-        pipeline = pyproj.Transformer.from_pipeline(chosen.definition)
-    except pyproj.exceptions.ProjError:
-        return chosen
     lon0, lat0, lon1, lat1 = QIJIANG_BBOX
     lon, lat = np.meshgrid(np.linspace(lon0 - 0.5, lon1 + 0.5, 9), np.linspace(lat0 - 0.5, lat1 + 0.5, 9))
-    x, y = pyproj.Transformer.from_crs(CGCS2000, src, always_xy=True).transform(lon.ravel(), lat.ravel())
-    finite = np.isfinite(x) & np.isfinite(y)
-    if finite.sum() < 40:
+    try:
+        pipeline = pyproj.Transformer.from_pipeline(chosen.definition)
+        x, y = pyproj.Transformer.from_crs(CGCS2000, src, always_xy=True).transform(lon.ravel(), lat.ravel())
+        finite = np.isfinite(x) & np.isfinite(y)
+        same = finite.sum() >= 40 and np.array_equal(
+            np.array(chosen.transform(x[finite], y[finite])), np.array(pipeline.transform(x[finite], y[finite]))
+        )
+    except (
+        pyproj.exceptions.ProjError
+    ):  # no pipeline ("unavailable until proj_trans is called"), or no way from Qijiang
         return chosen
-    by_choice = np.array(chosen.transform(x[finite], y[finite]))
-    by_pipeline = np.array(pipeline.transform(x[finite], y[finite]))
-    return pipeline if np.array_equal(by_choice, by_pipeline) else chosen
+    return pipeline if same else chosen
 
 
 def _same_crs(a: pyproj.CRS, b: pyproj.CRS) -> bool:
