@@ -31,15 +31,15 @@ disturbs far less than the closed-loop latencies.
 The server, PostgreSQL and the client threads share the machine's 2 cores: a closed loop of 8
 clients measures the throughput of those 2 cores as much as the latency of one upload.
 
-Measured 2026-11-27, 14:58–16:10 (session 6), on the 2-core build machine (the server,
+Measured 2026-11-27, 14:58–16:26 (session 6), on the 2-core build machine (the server,
 PostgreSQL 15 + PostGIS and the clients on the same host; uvicorn --workers 2), 100k works, 7,564
 streets, a fresh seed per run (``--works 100000 --requests 400 --big 10000 --phases 10000``), seven
 runs; the machine's speed (``machine_speed``) was 38–42 ms except in one run, which slowed to 69:
 
 * one 50-vertex route, 8 clients spread over the city: p95 94 ms against 101 ms for the session's
   starting code (``--baseline 4b512b5``, same run), 119 against 108 req/s; other runs 84, 84, 90,
-  92 and 114 ms (114 against 92 for the baseline, which went first). All 8 in one 1 km
-  square: p95 208–298 ms (every upload waits for the others' grid-cell locks).
+  92 and 114 ms (114 against 92 for the baseline, which went first). All 8 in one 1 km square:
+  p95 208–298 ms (every upload waits for the others' grid-cell locks).
 * 8 uploads at once after 11 s of quiet (``--idle-bursts``): the slowest 70–166 ms, against 770 ms
   (median of three bursts) for the baseline, whose new worker threads each made their own PROJ
   transformers (60–90 ms each, under the GIL; ``geo.crs.transformer`` now makes them from the
@@ -47,12 +47,12 @@ runs; the machine's speed (``machine_speed``) was 38–42 ms except in one run, 
 * one upload at a time in-process (``--single 60``): 9.5–13.6 ms wall, 6.8–9.1 ms service CPU,
   2.3–3.8 ms PostgreSQL CPU, 6 statements (counted at the cursor: the pool's pre-ping included).
 * 10k-feature upload: 9.0 s over HTTP against 9.7 s for the baseline (same run), 9.4 against 9.9 s
-  in another; 9.2, 9.9 and 10.3 s in three more; 11.3 and 11.6 s in slower spells (106,679 findings, summarised). Phases
-  in-process (115,860 findings, the city denser by the HTTP upload): intake 0.6 s, works 0.7 s,
-  nearby works 0.96–1.05 s (by 1 km cells; 1.35 s before), rule + store over strips 6.8–7.3 s,
-  answer 0.35 s. The upload is bound by Python on one core: 10–11 s of process CPU, PostgreSQL
-  ~5 s. A 10k upload writes ~400 MB of WAL: on PostgreSQL's default settings checkpoints come every
-  two or three of them.
+  in another; 9.2, 9.9 and 10.3 s in three more; 11.3 and 11.6 s in slower spells (106,679
+  findings, summarised). Phases in-process (115,860 findings, the city denser by the HTTP
+  upload): intake 0.6 s, works 0.7 s, nearby works 0.96–1.14 s (by 1 km cells; 1.35 s before),
+  rule + store over strips 6.8–7.7 s, answer 0.35–0.4 s. The upload is bound by Python on one
+  core: 10–11 s of process CPU, PostgreSQL ~5 s. A 10k upload writes ~400 MB of WAL: on
+  PostgreSQL's default settings checkpoints come every two or three of them.
 """
 
 from __future__ import annotations
