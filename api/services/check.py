@@ -793,8 +793,8 @@ def prepare_findings(
                 rec["fix_en"],
                 json_text(rec["measures"]),
                 jsonable_text(rec["data"]),
-                now,
                 w,
+                now,
             )
             for (_, rec), w in zip(unique.values(), wkb, strict=True)
         ]
@@ -819,12 +819,11 @@ def write_findings(session: Session, prepared: PreparedFindings, *, inline_max: 
         )
     if prepared.copy_rows is not None:
         ids = next_ids(session, "findings", len(records))
-        copy_rows(
+        copy_by_spec(
             session,
             "findings",
-            [name for name, _ in FINDING_COPY_SPEC],
+            FINDING_COPY_SPEC,
             ((fid, *row) for fid, row in zip(ids, prepared.copy_rows, strict=True)),
-            binary_types=copy_types(FINDING_COPY_SPEC),
         )
     else:
         rows = [
@@ -920,10 +919,9 @@ def _insert_small_pg(
     return out
 
 
-#: ``(column, kind)`` of a finding row written by ``COPY`` (:func:`write_findings`), in the order of
-#: the rows :func:`prepare_findings` makes (the id first, the geometry last).
-FINDING_COPY_SPEC: tuple[tuple[str, str], ...] = (
-    ("id", "int"),
+#: ``(column, kind)`` of a finding's row, its id apart: the order of the rows :func:`prepare_findings`
+#: makes for ``COPY``, and of the findings that :mod:`api.services.upload_pg` inserts.
+FINDING_SPEC: tuple[tuple[str, str], ...] = (
     ("key", "text"),
     ("kind", "text"),
     ("severity", "text"),
@@ -936,9 +934,11 @@ FINDING_COPY_SPEC: tuple[tuple[str, str], ...] = (
     ("fix_en", "text"),
     ("measures", "json"),
     ("data", "json"),
-    ("created_at", "timestamptz"),
     ("geometry", "geometry"),
+    ("created_at", "timestamptz"),
 )
+#: A finding's row as :func:`write_findings` copies it: its id first.
+FINDING_COPY_SPEC: tuple[tuple[str, str], ...] = (("id", "int"), *FINDING_SPEC)
 
 #: psycopg's type for each kind of column in a binary ``COPY``: JSON is sent as text, geometries as
 #: EWKB bytes (what a ``geometry`` column reads in binary).
@@ -954,9 +954,9 @@ _BINARY_TYPE = {
 }
 
 
-def copy_types(spec: Sequence[tuple[str, str]]) -> list[str]:
-    """The types of a binary ``COPY`` (:func:`copy_rows`) of rows in the order of ``spec`` (``(column, kind)``)."""
-    return [_BINARY_TYPE[kind] for _, kind in spec]
+def copy_by_spec(session: Session, table: str, spec: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]) -> None:
+    """Binary :func:`copy_rows` of rows whose values follow ``spec`` (``(column, kind)`` pairs)."""
+    copy_rows(session, table, [name for name, _ in spec], rows, binary_types=[_BINARY_TYPE[kind] for _, kind in spec])
 
 
 def copy_value(value: Any) -> Any:

@@ -28,7 +28,7 @@ from sqlalchemy import Float, Integer, LargeBinary, Text, column, text
 from sqlalchemy.orm import Session
 
 from api.models import UTCDateTime, WorkRow
-from api.services.check import NEAR_COLUMNS
+from api.services.check import FINDING_SPEC, NEAR_COLUMNS
 from api.services.convert import json_text, works_from_rows
 from onetrench.domain import Work
 
@@ -79,22 +79,6 @@ OCCUPANCY_SPEC: tuple[tuple[str, str], ...] = (
     ("offsets_m", "json"),
     ("crossings", "json"),
     ("length_m", "float8"),
-)
-FINDING_SPEC: tuple[tuple[str, str], ...] = (
-    ("key", "text"),
-    ("kind", "text"),
-    ("severity", "text"),
-    ("work_keys", "json"),
-    ("road_id", "text"),
-    ("road_name", "text"),
-    ("zh", "text"),
-    ("en", "text"),
-    ("fix_zh", "text"),
-    ("fix_en", "text"),
-    ("measures", "json"),
-    ("data", "json"),
-    ("geometry", "geometry"),
-    ("created_at", "timestamptz"),
 )
 AUDIT_SPEC: tuple[tuple[str, str], ...] = (
     ("at", "timestamptz"),

@@ -38,11 +38,11 @@ from api.models import (
 from api.services import audit, upload_pg
 from api.services.auth import Principal
 from api.services.check import (
+    FINDING_SPEC,
     _record,
     cached_roads,
     check_works,
-    copy_rows,
-    copy_types,
+    copy_by_spec,
     copy_value,
     lock_works,
     max_road_width,
@@ -137,17 +137,16 @@ def _copy_new_works(
     geoms = [w.geometry for _, w in fresh]
     ewkb = _ewkb(geoms)
     records = _first_version_records(ids, fresh, principal.org_id, now)
-    copy_rows(
+    copy_by_spec(
         session,
         "works",
-        [name for name, _ in upload_pg.WORK_SPEC],
+        upload_pg.WORK_SPEC,
         ([*(copy_value(rec[c]) for c in _COPY_COLUMNS), g] for rec, g in zip(records, ewkb, strict=True)),
-        binary_types=copy_types(upload_pg.WORK_SPEC),
     )
-    copy_rows(
+    copy_by_spec(
         session,
         "work_versions",
-        [name for name, _ in upload_pg.VERSION_SPEC],
+        upload_pg.VERSION_SPEC,
         (
             (
                 rec["id"],
@@ -161,7 +160,6 @@ def _copy_new_works(
             )
             for rec, g in zip(records, ewkb, strict=True)
         ),
-        binary_types=copy_types(upload_pg.VERSION_SPEC),
     )
     return [_work_record(rec, shaped_element(g, w)) for rec, g, w in zip(records, geoms, ewkb, strict=True)]
 
@@ -327,7 +325,7 @@ def _store_new_small_pg(
     prepared = prepare_findings(found, pk_by_key, for_copy=False)
     unique, fgeoms, fwkb = prepared.unique, prepared.geoms, prepared.wkb
     finding_rows = [
-        (*(values[name] for name, _ in upload_pg.FINDING_SPEC[:12]), w, values["created_at"])
+        (*(values[name] for name, _ in FINDING_SPEC[:12]), w, values["created_at"])
         for (_, values), w in zip(unique.values(), fwkb, strict=True)
     ]
     links = [(key, pk) for key, pks in zip(unique, prepared.work_pks, strict=True) for pk in pks]
