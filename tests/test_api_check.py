@@ -308,7 +308,7 @@ def test_works_from_rows_equal_the_works_stored(api_engine: Engine) -> None:
         # as the check reads them (psycopg's own rows on PostGIS, enumerations decoded there):
         # the neighbours of the first work, itself left out
         ids = [r.id for r in rows]
-        near = check_service._near_work_rows(session, ids[:1], 40.0)
+        near = check_service._near_work_rows(session, ids[:1], [from_db(rows[0].geometry)], 40.0)
         session.rollback()
     assert len(built) == len(works) >= 2
     for got, want in zip(built, works, strict=True):
@@ -319,26 +319,30 @@ def test_works_from_rows_equal_the_works_stored(api_engine: Engine) -> None:
     assert {(type(w.utility), type(w.method)) for _, w in near} == {(UtilityKind, ExcavationMethod)}
 
 
-def test_nearby_works_read_by_cells_are_those_within_the_distance(api_engine: Engine, monkeypatch: object) -> None:
-    """A large upload's nearby works (read by 1 km cells on PostGIS, then tested here) are the works within
-    the distance, as the small upload's query (``ST_DWithin``) finds them and as shapely measures them.
+def test_nearby_works_are_those_within_the_distance(api_engine: Engine, monkeypatch: object) -> None:
+    """Nearby works are the works within the distance, as shapely measures them, on both databases.
 
-    Some stored works lie in the same cells as the new ones but farther than the distance, one
-    near work is withdrawn, and some lie in other cells: none of these is returned.
+    On PostGIS both ways give them: a small upload's query (``ST_DWithin``) and a large upload's
+    (read by 1 km cells, then tested here); SpatiaLite's index compares bounding boxes, and its
+    candidates are tested here too. Some stored works lie in the same cells as the new ones but
+    farther than the distance, one near work is withdrawn, and some lie in other cells: none of
+    these is returned.
     """
     import pytest
 
     from api.services import check as check_service
 
     assert isinstance(monkeypatch, pytest.MonkeyPatch)
-    if api_engine.dialect.name != "postgresql":
-        pytest.skip("the lookup by cells is PostgreSQL's")
     g1 = read_works(DATA / "gas.geojson", settings=SETTINGS).works[0]
     shifts = [(0.0, 7.0), (25.0, -30.0), (0.0, 45.0), (60.0, 0.0), (300.0, 0.0), (900.0, 200.0), (2500.0, 0.0)]
     others = [
         dataclasses.replace(g1, work_id=f"O-{i}", geometry=shapely.affinity.translate(g1.geometry, dx, dy))
         for i, (dx, dy) in enumerate(shifts)
     ]
+    # a diagonal off the west end of the routes: its bounding box comes within the distance, it does not
+    x0, y0 = g1.geometry.coords[0]
+    diagonal = shapely.LineString([(x0 - 60.0, y0 + 20.0), (x0 - 20.0, y0 + 60.0)])
+    others.append(dataclasses.replace(g1, work_id="O-diagonal", geometry=diagonal))
     new = [
         dataclasses.replace(g1, work_id=f"N-{k}", geometry=shapely.affinity.translate(g1.geometry, 3.0 * k, -5.0 * k))
         for k in range(3)
@@ -357,13 +361,15 @@ def test_nearby_works_read_by_cells_are_those_within_the_distance(api_engine: En
         new_ids = [r.id for r in new_rows]
         new_geoms = [stored[i] for i in new_ids]
         got = {}
-        for cells_min in (1, 10**9):
+        for cells_min in (1, 10**9):  # SpatiaLite has one way only
             monkeypatch.setattr(check_service, "NEAR_BY_CELLS_MIN", cells_min)
-            got[cells_min] = sorted(check_service._near_work_rows(session, new_ids, margin, new_geoms))
+            got[cells_min] = sorted(check_service._near_work_rows(session, new_ids, new_geoms, margin))
         candidates = {r.id for r in rows if r.work_id.startswith("O-")}
         session.rollback()
     # independent: shapely's distance to the nearest new work
     expected = sorted(pk for pk in candidates - {withdrawn} if min(stored[pk].distance(g) for g in new_geoms) <= margin)
     assert 0 < len(expected) < len(candidates) - 1, "the construction needs near and far works"
+    assert shapely.distance(shapely.envelope(diagonal), shapely.envelope(g1.geometry)) < margin
+    assert shapely.distance(diagonal, g1.geometry) > margin
     assert [pk for pk, _ in got[1]] == expected
     assert got[1] == got[10**9]

@@ -404,35 +404,31 @@ NEAR_BY_CELLS_MIN = 1000
 
 
 def _near_work_rows_pg(
-    session: Session, new: AbstractSet[int], margin: float, new_geoms: Sequence[Any] | None = None
+    session: Session, new: AbstractSet[int], margin: float, new_geoms: Sequence[Any]
 ) -> list[tuple[int, Work]]:
     """:func:`_near_work_rows` on PostgreSQL: read by psycopg itself, in binary.
 
     A 10k upload has ~90k nearby works: SQLAlchemy's row processing cost ~0.4 s of Python more
     than psycopg's rows. The enumerations are decoded here, a column at a time.
 
-    With the geometries of the new works, when there are :data:`NEAR_BY_CELLS_MIN` or more, the
-    server reads the works in the 1 km cells they reach (one box per cell, ``&&``: a scan of the
-    index per cell, or of the table when the cells cover the city), and the exact distance is
-    tested here (:func:`_within`), before the works are built. A 10k upload spread over the city:
+    From :data:`NEAR_BY_CELLS_MIN` new works on, the server reads the works in the 1 km cells
+    they reach (one box per cell, ``&&``: a scan of the index per cell, or of the table when the
+    cells cover the city), and the exact distance is tested here (:func:`_within`), before the
+    works are built. A 10k upload spread over the city:
     0.1 s on the server instead of 0.6 s for 10k probes of the index by ``ST_DWithin``.
     """
     raw = session.connection().connection.driver_connection
     assert raw is not None
-    by_cells = new_geoms is not None and len(new_geoms) >= NEAR_BY_CELLS_MIN
+    by_cells = len(new_geoms) >= NEAR_BY_CELLS_MIN
     with raw.cursor(binary=True) as cur:
         if by_cells:
-            assert new_geoms is not None
             cur.execute(_NEAR_BY_CELLS_PG, (_cell_boxes(new_geoms, margin),))
         else:
             cur.execute(_NEAR_BY_ID_PG, (margin, sorted(new)))
         found = [row for row in cur.fetchall() if row[0] not in new]
     geoms: Any = shapely.from_wkb([row[-1] for row in found]) if found else np.array([], dtype=object)
     if by_cells and found:
-        assert new_geoms is not None
-        keep = _within(new_geoms, geoms, margin)
-        found = list(itertools.compress(found, keep.tolist()))
-        geoms = geoms[keep]
+        found, geoms = _only_within(found, geoms, new_geoms, margin)
     if not found:
         return []
     columns = list(zip(*found, strict=True))
@@ -473,13 +469,14 @@ _ENUM_COLUMNS = [
 
 
 def _near_work_rows(
-    session: Session, new_ids: Sequence[int], margin: float, new_geoms: Sequence[Any] | None = None
+    session: Session, new_ids: Sequence[int], new_geoms: Sequence[Any], margin: float
 ) -> list[tuple[int, Work]]:
     """``(pk, work)`` of the live stored works within ``margin`` of any of ``new_ids`` (these excluded).
 
-    Only the columns the rule reads are loaded (:func:`api.services.convert.works_from_rows`).
-    ``new_geoms``: the geometries of the works ``new_ids``, if the caller has them (a large
-    upload's lookup uses them on PostgreSQL, see :func:`_near_work_rows_pg`).
+    ``new_geoms`` are the geometries of the works ``new_ids``. Only the columns the rule reads
+    are loaded (:func:`api.services.convert.works_from_rows`). The distance is exact on both
+    databases: PostGIS tests it (:func:`_near_work_rows_pg`), and SpatiaLite's R*Tree compares
+    bounding boxes only, so its candidates are tested here (:func:`_within`).
     """
     new = set(new_ids)
     if session.get_bind().dialect.name != "sqlite":
@@ -495,8 +492,16 @@ def _near_work_rows(
                 )
             ).all()
         )
-    geoms = shapely.from_wkb([bytes(r[-1]) for r in found]) if found else []
+    if not found:
+        return []
+    found, geoms = _only_within(found, shapely.from_wkb([bytes(r[-1]) for r in found]), new_geoms, margin)
     return [(int(r[0]), w) for r, w in zip(found, works_from_rows(found, geoms), strict=True)]
+
+
+def _only_within(rows: list[Any], geoms: Any, new_geoms: Sequence[Any], margin: float) -> tuple[list[Any], Any]:
+    """The rows (and their geometries, an array) whose geometry lies within ``margin`` of one of ``new_geoms``."""
+    keep = _within(new_geoms, geoms, margin)
+    return list(itertools.compress(rows, keep.tolist())), geoms[keep]
 
 
 @without_cyclic_gc
@@ -532,11 +537,7 @@ def check_works(
     road_cache = cached_roads(session, stamp)
     new_geoms = [w.geometry for w in live_works]
     roads, road_pk = road_cache.near(new_geoms, width)
-    near = _near_work_rows(session, live_ids, width, new_geoms) if width > 0 else []
-    if session.get_bind().dialect.name == "sqlite":
-        # SpatiaLite's R*Tree compared bounding boxes only; PostGIS's ST_DWithin was exact
-        keep = _within(new_geoms, [w.geometry for _, w in near], width)
-        near = [x for x, k in zip(near, keep, strict=True) if k]
+    near = _near_work_rows(session, live_ids, new_geoms, width) if width > 0 else []
     result.compared_with = len(near)
     result.roads_considered = len(roads)
     pk_by_key = {r.key: r.id for r in live} | {w.work_id: pk for pk, w in near}
