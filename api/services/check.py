@@ -94,21 +94,29 @@ def lock_works(session: Session, geometries: Sequence[Any] | None = None, *, mar
 
 
 def _cells(geometries: Sequence[Any], margin: float) -> set[tuple[int, int]] | None:
-    import math
+    """The lock keys of the grid cells the geometries reach (:func:`_grid_cells`).
 
+    ``None`` beyond :data:`MAX_CELL_LOCKS` (the caller takes the global lock).
+    """
+    grid = _grid_cells(geometries, margin, limit=MAX_CELL_LOCKS)
+    return None if grid is None else {((ix % 2**31) - 2**30, (iy % 2**31) - 2**30) for ix, iy in grid}
+
+
+def _grid_cells(geometries: Sequence[Any], margin: float, *, limit: int | None = None) -> set[tuple[int, int]] | None:
+    """``(column, row)`` of the :data:`LOCK_CELL_M` grid cells the geometries' bounds reach, widened by ``margin``.
+
+    Missing and empty geometries reach none. ``None`` when there are more than ``limit``.
+    """
+    bounds = shapely.bounds(np.asarray(list(geometries), dtype=object).reshape(-1))
+    bounds = bounds[~np.isnan(bounds).any(axis=1)]
+    lo = np.floor((bounds[:, :2] - margin) / LOCK_CELL_M).astype(np.int64)
+    hi = np.floor((bounds[:, 2:] + margin) / LOCK_CELL_M).astype(np.int64)
+    if limit is not None and ((hi - lo + 1).prod(axis=1) > limit).any():
+        return None
     cells: set[tuple[int, int]] = set()
-    for geom in geometries:
-        if geom is None or geom.is_empty:
-            continue
-        minx, miny, maxx, maxy = geom.bounds
-        x0, x1 = math.floor((minx - margin) / LOCK_CELL_M), math.floor((maxx + margin) / LOCK_CELL_M)
-        y0, y1 = math.floor((miny - margin) / LOCK_CELL_M), math.floor((maxy + margin) / LOCK_CELL_M)
-        if (x1 - x0 + 1) * (y1 - y0 + 1) > MAX_CELL_LOCKS:
-            return None
-        cells.update(
-            ((ix % 2**31) - 2**30, (iy % 2**31) - 2**30) for ix in range(x0, x1 + 1) for iy in range(y0, y1 + 1)
-        )
-        if len(cells) > MAX_CELL_LOCKS:
+    for (x0, y0), (x1, y1) in zip(lo.tolist(), hi.tolist(), strict=True):
+        cells.update(itertools.product(range(x0, x1 + 1), range(y0, y1 + 1)))
+        if limit is not None and len(cells) > limit:
             return None
     return cells
 
@@ -438,18 +446,8 @@ def _near_work_rows_pg(
 
 
 def _cell_boxes(geoms: Sequence[Any], margin: float) -> list[bytes]:
-    """EWKB boxes of the grid cells (:data:`LOCK_CELL_M`) that the geometries' bounds, widened by ``margin``, reach."""
-    bounds = shapely.bounds(np.asarray(geoms, dtype=object))
-    bounds = bounds[~np.isnan(bounds).any(axis=1)]
-    lo = np.floor((bounds[:, :2] - margin) / LOCK_CELL_M).astype(np.int64)
-    hi = np.floor((bounds[:, 2:] + margin) / LOCK_CELL_M).astype(np.int64)
-    cells = {
-        (ix, iy)
-        for (x0, y0), (x1, y1) in zip(lo.tolist(), hi.tolist(), strict=True)
-        for ix in range(x0, x1 + 1)
-        for iy in range(y0, y1 + 1)
-    }
-    ordered = np.array(sorted(cells), dtype=np.float64).reshape(-1, 2) * LOCK_CELL_M
+    """EWKB boxes of the grid cells that the geometries reach (:func:`_grid_cells`)."""
+    ordered = np.array(sorted(_grid_cells(geoms, margin) or ()), dtype=np.float64).reshape(-1, 2) * LOCK_CELL_M
     boxes = shapely.box(ordered[:, 0], ordered[:, 1], ordered[:, 0] + LOCK_CELL_M, ordered[:, 1] + LOCK_CELL_M)
     return list(shapely.to_wkb(shapely.set_srid(boxes, SRID), include_srid=True))
 
