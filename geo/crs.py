@@ -296,9 +296,8 @@ def _make_transformer(src: pyproj.CRS, dst: pyproj.CRS) -> pyproj.Transformer:
         same = finite.sum() >= 40 and np.array_equal(
             np.array(chosen.transform(x[finite], y[finite])), np.array(pipeline.transform(x[finite], y[finite]))
         )
-    except (
-        pyproj.exceptions.ProjError
-    ):  # no pipeline ("unavailable until proj_trans is called"), or no way from Qijiang
+    # no pipeline ("unavailable until proj_trans is called"), or no way from Qijiang
+    except pyproj.exceptions.ProjError:
         return chosen
     return pipeline if same else chosen
 
