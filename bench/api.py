@@ -102,6 +102,7 @@ from api.migrate import upgrade  # noqa: E402
 from api.models import ChangeKind, RoadRow, WorkRow, WorkVersion, utcnow  # noqa: E402
 from api.services import auth  # noqa: E402
 from api.services.geometry import to_db  # noqa: E402
+from geo.validate import load_district  # noqa: E402
 from onetrench.domain import PavementKind, RoadClass, UtilityKind  # noqa: E402
 
 
@@ -261,6 +262,14 @@ def route_in_area(rng: random.Random, line0: int, *, vertices: int) -> LineStrin
     return LineString(pts)
 
 
+def route_inside(rng: random.Random, n_lines: int, district: Any) -> LineString:
+    """A 50-vertex :func:`route` inside the district: the grid's corners reach past 綦江区's boundary,
+    and the service rightly refuses a route entirely outside it (422)."""
+    while not district.covers(geom := route(rng, n_lines, vertices=50)[0]):
+        pass
+    return geom
+
+
 def upload_jobs(
     seed_: int, n_lines: int, n: int, *, same_area: bool, run: str = ""
 ) -> list[tuple[str, dict[str, Any]]]:
@@ -271,10 +280,11 @@ def upload_jobs(
     """
     rng = random.Random(seed_)
     line0 = n_lines // 2
+    district = load_district().geometry
     jobs: list[tuple[str, dict[str, Any]]] = []
     for i in range(n):
         kind = UTILITIES[i % len(UTILITIES)]
-        geom = route_in_area(rng, line0, vertices=50) if same_area else route(rng, n_lines, vertices=50)[0]
+        geom = route_in_area(rng, line0, vertices=50) if same_area else route_inside(rng, n_lines, district)
         start, end = dates(rng)
         tag = "A" if same_area else "N"
         body = {"type": "FeatureCollection", "features": [feature(f"{tag}{run}-{seed_}-{i}", kind, geom, start, end)]}
