@@ -48,7 +48,7 @@ from onetrench.gcpause import without_cyclic_gc
 from onetrench.settings import BlackoutPeriod, RuleThresholds, Settings
 from scheduling._geom import road_substring, road_substrings
 from scheduling.clearance_table import Confidence, max_clearance_m, required_clearance_m
-from scheduling.windows import Calendar, JointWindow, NoWindow, joint_window, same_period
+from scheduling.windows import Calendar, JointWindow, NoWindow, bounds_no_window, joint_window
 
 __all__ = ["add_years", "evaluate", "part_items", "station", "validate_inputs"]
 
@@ -263,25 +263,73 @@ class _Ctx:
         key = (a.work_id, b.work_id, gap_days)
         got = self._windows.get(key)
         if got is None:
-            got = joint_window([a, b], calendar=self.calendar, road_ids=self.roads_of, gap_days=gap_days)
+            got = self._bounds_block(a, b, gap_days) or joint_window(
+                [a, b], calendar=self.calendar, road_ids=self.roads_of, gap_days=gap_days
+            )
             if keep:
                 self._windows[key] = got
         return got
 
+    def _bounds_block(self, a: Work, b: Work, gap_days: int) -> NoWindow | None:
+        """``bounds_block([a, b], gap_days=…)`` when the bounds do not overlap, from the works' facts.
+
+        ``None`` otherwise, and when a work's duration exceeds its bounds (:func:`joint_window`
+        says so). Most pairs on different periods stop here: ~3 µs less each than the general
+        function, on the day numbers and texts each work's facts hold.
+        """
+        fa, fb = self.facts(a), self.facts(b)
+        if not (fa.fits and fb.fits):
+            return None
+        ia, ib = a.work_id, b.work_id
+        late, late_id = (fa, ia) if (fa.first, ia) > (fb.first, ib) else (fb, ib)
+        early, early_id = (fa, ia) if (fa.last, ia) < (fb.last, ib) else (fb, ib)
+        if late.first - early.last <= gap_days:
+            return None
+        fixed = [i for f, i in ((early, early_id), (late, late_id)) if f.fixed]
+        return bounds_no_window(early_id, early.last_iso, late_id, late.first_iso, fixed)
+
 
 class _WorkFacts:
-    """One work as the findings use it: its label, its label followed by its planned dates, its half width."""
+    """One work as the findings use it: its labels, its planned dates and bounds as day numbers, its half width.
 
-    __slots__ = ("half_width_m", "label_en", "label_zh", "plan_en", "plan_zh")
+    ``start``/``end`` and ``first``/``last`` are the planned dates and the flexible bounds
+    (:attr:`Work.window_start`, :attr:`Work.window_end`) as ordinals; ``fits``: the planned
+    duration fits in the bounds; ``fixed``: the work gave no flexible bounds.
+    """
+
+    __slots__ = (
+        "end",
+        "first",
+        "first_iso",
+        "fits",
+        "fixed",
+        "half_width_m",
+        "label_en",
+        "label_zh",
+        "last",
+        "last_iso",
+        "plan_en",
+        "plan_zh",
+        "start",
+    )
 
     def __init__(self, w: Work) -> None:
         owner = f"，{w.owner}" if w.owner else ""
         self.label_zh = f"{w.work_id}（{w.utility.zh}{owner}）"
         self.label_en = f"{w.work_id} ({w.utility.en})"
-        dates = f"{w.start}–{w.end}"
+        start_iso, end_iso = w.start.isoformat(), w.end.isoformat()
+        dates = f"{start_iso}–{end_iso}"
         self.plan_zh = f"{self.label_zh}计划 {dates}"
         self.plan_en = f"{self.label_en} plans {dates}"
         self.half_width_m = _half_width_m(w)
+        self.start, self.end = w.start.toordinal(), w.end.toordinal()
+        first, last = w.earliest_start, w.latest_end
+        self.fixed = first is None and last is None
+        self.first, self.first_iso = (
+            (self.start, start_iso) if first is None else (first.toordinal(), first.isoformat())
+        )
+        self.last, self.last_iso = (self.end, end_iso) if last is None else (last.toordinal(), last.isoformat())
+        self.fits = self.last - self.first >= self.end - self.start
 
 
 def _half_width_m(w: Work) -> float:
@@ -453,7 +501,7 @@ def _same_road(ctx: _Ctx, shared: Sequence[SharedStretch]) -> None:
         ta, tb = ctx.facts(a), ctx.facts(b)
         where = _stations(sh.intervals)
         rounded_m = round(shared_m, 3)
-        if same_period(a.start, a.end, b.start, b.end, gap_days=on.period_gap_days):
+        if max(ta.start, tb.start) - min(ta.end, tb.end) <= on.period_gap_days:  # windows.same_period
             ctx.road_findings.add(
                 FindingKind.SAME_ROAD_SAME_PERIOD,
                 Severity.INFO,

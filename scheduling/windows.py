@@ -29,7 +29,16 @@ from typing import Literal
 from onetrench.domain import Work
 from onetrench.settings import BlackoutPeriod, Settings
 
-__all__ = ["Calendar", "JointWindow", "NoWindow", "bounds_block", "joint_window", "min_shift_together", "same_period"]
+__all__ = [
+    "Calendar",
+    "JointWindow",
+    "NoWindow",
+    "bounds_block",
+    "bounds_no_window",
+    "joint_window",
+    "min_shift_together",
+    "same_period",
+]
 
 Run = tuple[int, int]
 _NOTHING: frozenset[str] = frozenset()
@@ -306,14 +315,21 @@ def bounds_block(works: Sequence[Work], *, gap_days: int = 0) -> NoWindow | None
     # bounds alone: a common day t exists iff max(window_start) <= min(window_end) + gap
     if late is None or early is None or (late[0] - early[0]).days <= gap_days:
         return None
-    late_id, early_id = late[1], early[1]
-    late_start, early_end = str(late[0]), str(early[0])  # the dates' ISO text, made once for both texts
+    fixed = [w.work_id for _, _, w in (early, late) if w.earliest_start is None and w.latest_end is None]
+    return bounds_no_window(early[1], str(early[0]), late[1], str(late[0]), fixed)
+
+
+def bounds_no_window(early_id: str, early_end: str, late_id: str, late_start: str, fixed: Sequence[str]) -> NoWindow:
+    """The :class:`NoWindow` of :func:`bounds_block` when the bounds do not overlap.
+
+    ``late_id`` cannot start (``late_start``, ISO date) before ``early_id`` must end
+    (``early_end``); ``fixed`` are those of the two that gave no flexible bounds.
+    """
     zh = f"{late_id} 最早开工 {late_start} 晚于 {early_id} 最晚完工 {early_end}，弹性时限不重叠"
     en = (
         f"{late_id} cannot start before {late_start}, after {early_id} must end ({early_end}): "
         "their flexible bounds do not overlap"
     )
-    fixed = [w.work_id for _, _, w in (early, late) if w.earliest_start is None and w.latest_end is None]
     if fixed:
         zh += f"（{'、'.join(fixed)} 未提供弹性时限，计划日期固定）"
         en += f" ({', '.join(fixed)} gave no flexible bounds: fixed dates)"

@@ -6,6 +6,9 @@ import dataclasses
 from pathlib import Path
 
 import shapely
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, Select, select
 from sqlalchemy.orm import Session
 
@@ -257,6 +260,41 @@ def test_finding_key_is_the_digest_of_kind_road_works_and_measures() -> None:
     assert finding_key(finding) == expected
     assert finding_values(finding)["key"] == expected
     assert finding_values(finding)["data"] == {"a": [1, 2]}
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(min_value=0, max_value=1e7, allow_nan=False),
+            st.floats(min_value=0, max_value=1e7, allow_nan=False),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_finding_key_digests_the_measures_as_json_dumps_writes_them(pairs: list[tuple[float, float]]) -> None:
+    """The key's text of the measures (orjson's, with spaces after commas) is json.dumps's, whatever the floats."""
+    import hashlib
+    import json
+
+    from api.services.convert import finding_key
+    from onetrench.domain import Finding, FindingKind, Interval, Severity
+
+    finding = Finding(
+        kind=FindingKind.SAME_ROAD_SAME_PERIOD,
+        severity=Severity.INFO,
+        work_ids=("b", "a"),
+        zh="z",
+        en="e",
+        fix_zh="",
+        fix_en="",
+        road_id="R",
+        measures=tuple(Interval(a, b) for a, b in pairs),
+        data={},
+    )
+    text = "same_road_same_period|R|a,b|" + json.dumps([[round(a, 3), round(b, 3)] for a, b in pairs])
+    assert finding_key(finding) == "same_road_same_period:R:" + hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def test_geojson_many_equals_geojson_one_by_one() -> None:

@@ -313,6 +313,62 @@ def test_pair_on_two_roads_gets_one_joint_window_each_time() -> None:
     assert diff[0].data["proposal"]["B"] == ["2027-03-10", "2027-03-19"]
 
 
+def _random_dated_work(rng: random.Random, wid: str) -> Work:
+    """A work with random dates and, at random, flexible bounds (sometimes too tight for its duration)."""
+    start = d(2027, 1, 1) + dt.timedelta(days=rng.randrange(200))
+    end = start + dt.timedelta(days=rng.randrange(40))
+    bounds: dict[str, dt.date] = {}
+    if rng.random() < 0.6:
+        bounds["earliest_start"] = start - dt.timedelta(days=rng.randrange(-5, 90))
+    if rng.random() < 0.6:
+        bounds["latest_end"] = end + dt.timedelta(days=rng.randrange(-5, 90))
+    if "earliest_start" in bounds and "latest_end" in bounds and bounds["latest_end"] < bounds["earliest_start"]:
+        bounds["latest_end"] = bounds["earliest_start"]
+    return _work(wid, rng.choice(list(UtilityKind)), start=start, end=end, **bounds)
+
+
+@pytest.mark.parametrize("gap_days", [0, 7])
+def test_pair_windows_from_work_facts_equal_joint_window(gap_days: int) -> None:
+    """The pair path on each work's day numbers (``_Ctx.joint_window``) gives what ``joint_window`` gives.
+
+    Random pairs, both orders: bounds that do not overlap, fixed dates, durations longer than
+    the bounds, windows that a blackout closes; and the same-period test of ``evaluate`` is
+    ``windows.same_period``.
+    """
+    from scheduling.findings import _Ctx
+    from scheduling.windows import Calendar, joint_window, same_period
+
+    rng = random.Random(gap_days)
+    settings = Settings(
+        blackouts=[
+            {"name_zh": "高考", "name_en": "gaokao", "start": d(2027, 6, 1), "end": d(2027, 6, 20)},
+            {"name_zh": "国庆", "name_en": "National Day", "start": d(2027, 3, 25), "end": d(2027, 4, 10)},
+        ],
+        period_gap_days=gap_days,
+    )
+    road = _road("R", LineString([(X0, Y0), (X0 + 1000, Y0)]))
+    reasons = set()
+    for i in range(400):
+        a, b = _random_dated_work(rng, f"A{i}"), _random_dated_work(rng, f"B{i}")
+        occupancy = [
+            Occupancy(work_id=w.work_id, road_id="R", intervals=(Interval(0.0, 300.0),), offsets_m=(0.0,))
+            for w in (a, b)
+        ]
+        ctx = _Ctx([a, b], [road], occupancy, settings)
+        for x, y in ((a, b), (b, a)):
+            expected = joint_window(
+                [x, y], calendar=Calendar.from_settings(settings), road_ids=ctx.roads_of, gap_days=gap_days
+            )
+            assert ctx.joint_window(x, y, gap_days, keep=False) == expected, (x, y)
+            reasons.add(getattr(expected, "reason", "window"))
+        pair = SharedStretch(road_id="R", work_ids=(a.work_id, b.work_id), intervals=(Interval(0.0, 300.0),))
+        kinds = {f.kind for f in evaluate([a, b], [road], occupancy, [pair], settings=settings)}
+        same = same_period(a.start, a.end, b.start, b.end, gap_days=gap_days)
+        assert (FindingKind.SAME_ROAD_SAME_PERIOD in kinds) == same
+        assert (FindingKind.SAME_ROAD_DIFFERENT_PERIOD in kinds) == (not same)
+    assert reasons == {"bounds", "calendar", "duration", "window"}
+
+
 @pytest.mark.parametrize(
     ("defect", "code"),
     [

