@@ -24,6 +24,14 @@ run are printed too.
     .venv/bin/python bench/findings.py --baseline 33f12c3
     .venv/bin/python bench/findings.py --baseline 33f12c3 --all-findings
     .venv/bin/python bench/findings.py --stored 20000 --new 2000 --repeat 5
+    .venv/bin/python bench/findings.py --stored 20000 --new 2000 --baseline 07332ce --instructions
+
+``--instructions`` also counts the instructions one ``evaluate`` executes, with valgrind's
+cachegrind (Debian package ``valgrind``; about 20 times slower than a plain run): the difference
+between a child that evaluates twice and one that evaluates once, each under cachegrind with
+``PYTHONHASHSEED=0``. Unlike seconds, the count does not move with the machine's other load
+(the build machine's speed drifted 1.5–2.5x within a session), so it shows a change of a few
+per cent that the timings hide.
 
 Each timed run starts after ``gc.collect()``; wall and CPU (``time.process_time``) of the run
 with the least CPU time among ``--rounds`` x ``--repeat`` are printed.
@@ -37,6 +45,7 @@ import gc
 import os
 import pickle
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -176,6 +185,48 @@ def measure(
     return got
 
 
+def instructions(tree: Path, inputs_path: Path, out_dir: Path, *, focus: bool) -> int:
+    """Instructions of one ``evaluate`` of the tree at ``tree`` (cachegrind's ``I refs``).
+
+    Two children under cachegrind, run at once: one evaluates twice, the other once; the
+    difference is one (warm) evaluation, without the imports and the loading of the inputs.
+    """
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
+    env = dict(os.environ, PYTHONPATH=str(tree), PYTHONHASHSEED="0")
+    children = [
+        subprocess.Popen(
+            [
+                "valgrind",
+                "--tool=cachegrind",
+                "--cache-sim=no",
+                "--cachegrind-out-file=/dev/null",
+                sys.executable,
+                "-c",
+                CHILD,
+                str(inputs_path),
+                str(out_dir / f"instructions-{repeat}.pkl"),
+                str(repeat),
+                "focus" if focus else "all",
+            ],
+            cwd=tree,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for repeat in (1, 2)
+    ]
+    counts = []
+    for child in children:
+        _, err = child.communicate()
+        found = re.search(r"I\s+refs:\s+([\d,]+)", err)
+        if child.returncode != 0 or found is None:
+            raise SystemExit(f"cachegrind run failed ({child.returncode}): {err[-2000:]}")
+        counts.append(int(found.group(1).replace(",", "")))
+    return counts[1] - counts[0]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--stored", type=int, default=100_000, help="stored works of the city")
@@ -185,6 +236,9 @@ def main() -> None:
     p.add_argument("--baseline", default=None, help="git revision of the previous code to compare with")
     p.add_argument(
         "--all-findings", action="store_true", help="time every finding (no focus on the new works, no filter)"
+    )
+    p.add_argument(
+        "--instructions", action="store_true", help="also count one evaluate's instructions (valgrind, ~20x slower)"
     )
     args = p.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start", flush=True)
@@ -205,6 +259,11 @@ def main() -> None:
             pickle.dump(inputs, f)
         del inputs
         gc.collect()
+        counted: dict[str, int] = {}
+        if args.instructions:
+            for name, where in (("current", ROOT), (args.baseline, tree)):
+                if where is not None:
+                    counted[name] = instructions(where, tmp / "in.pkl", tmp, focus=not args.all_findings)
         for _ in range(args.rounds):  # alternate, so that both see the same share of the machine's load
             if tree is not None:
                 got = measure(tree, tmp / "in.pkl", tmp / "out.pkl", args.repeat, focus=not args.all_findings)
@@ -235,6 +294,11 @@ def main() -> None:
         if not same:
             diff = next(i for i, (a, b) in enumerate(zip(old_found, found, strict=False)) if a != b)
             print(f"  first difference at {diff}: {old_found[diff]!r}\n  vs {found[diff]!r}")
+    if counted:
+        now = counted["current"]
+        before = counted.get(args.baseline) if args.baseline else None
+        vs = f"; {args.baseline}: {before / 1e9:.3f} G — ratio {before / now:.3f}x" if before else ""
+        print(f"instructions of one evaluate (cachegrind), current: {now / 1e9:.3f} G{vs}")
     print(f"target < 2 s: {'met' if wall < 2 else 'NOT met'}; load average {os.getloadavg()[0]:.1f} at the end")
 
 
