@@ -435,7 +435,10 @@ class SharedStretch:
     @property
     def shared_m(self) -> float:
         """Shared length in metres."""
-        return sum(iv.length_m for iv in self.intervals)
+        intervals = self.intervals
+        if len(intervals) == 1:  # most stretches: the same value as the sum, without its generator
+            return intervals[0].to_m - intervals[0].from_m
+        return sum(iv.length_m for iv in intervals)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -432,3 +432,15 @@ def test_the_garbage_collector_is_resumed_after_evaluate_also_on_errors() -> Non
         assert not gc.isenabled()  # left paused when the caller had paused it
     finally:
         gc.enable()
+
+
+def test_shared_length_of_one_interval_is_the_sum_of_its_lengths() -> None:
+    """``SharedStretch.shared_m`` takes a shortcut for one interval: the same float as the sum."""
+    rng = random.Random(3)
+    for n in (1, 1, 1, 2, 3):
+        for _ in range(200):
+            ends = sorted(rng.uniform(0, 5000) for _ in range(2 * n))
+            intervals = tuple(Interval(ends[2 * k], ends[2 * k + 1]) for k in range(n))
+            stretch = SharedStretch(road_id="R", work_ids=("A", "B"), intervals=intervals)
+            assert stretch.shared_m == sum(iv.length_m for iv in intervals)
+            assert type(stretch.shared_m) is float
