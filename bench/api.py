@@ -53,6 +53,12 @@ runs; the machine's speed (``machine_speed``) was 38–42 ms except in one run, 
   rule + store over strips 6.8–7.7 s, answer 0.35–0.4 s. The upload is bound by Python on one
   core: 10–11 s of process CPU, PostgreSQL ~5 s. A 10k upload writes ~400 MB of WAL: on
   PostgreSQL's default settings checkpoints come every two or three of them.
+
+Session 7 (2026-11-27, 17:15–20:10) ran on the same kind of machine 1.5–2.5x slower all along
+(``machine_speed`` 57–118 ms, and 61 → 100 ms within one run): spread p95 160–208 ms, 10k
+upload 17.9–21.4 s on fresh seeds (23 s for 07332ce in the same run), 11–20 ms of service CPU
+per single upload. Neither target can be judged on such a machine; changes to the rule were
+judged by instruction counts instead (``bench/findings.py --instructions``).
 """
 
 from __future__ import annotations
