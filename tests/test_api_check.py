@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from pathlib import Path
 
 import shapely
@@ -15,11 +17,13 @@ from sqlalchemy.orm import Session
 from api.models import FindingRow, Role, WorkRow
 from api.services import auth
 from api.services.check import check_works, near_road_ids, near_work_ids
+from api.services.convert import finding_key, finding_values
 from api.services.geometry import from_db
 from api.services.roads import load_roads
 from api.services.works import store_works
 from geo.intake import read_works
 from geo.roads import read_roads
+from onetrench.domain import Finding, FindingKind, Interval, Severity
 from onetrench.settings import Settings
 
 DATA = Path(__file__).parent / "data" / "api"
@@ -235,28 +239,33 @@ def test_overlapped_check_stores_what_the_single_pass_stores(api_engine: Engine,
             assert overlapped[name] == single[name], name
 
 
-def test_finding_key_is_the_digest_of_kind_road_works_and_measures() -> None:
-    """Keys written by older versions stay valid: the digest of the text json.dumps gave for the measures."""
-    import hashlib
-    import json
-
-    from api.services.convert import finding_key, finding_values
-    from onetrench.domain import Finding, FindingKind, Interval, Severity
-
-    finding = Finding(
-        kind=FindingKind.CLEARANCE,
+def _finding_for_key(kind: FindingKind, work_ids: tuple[str, ...], measures: tuple[Interval, ...]) -> Finding:
+    return Finding(
+        kind=kind,
         severity=Severity.WARNING,
-        work_ids=("water:W-2", "gas:G-1"),
+        work_ids=work_ids,
         zh="z",
         en="e",
         fix_zh="",
         fix_en="",
         road_id="R1",
-        measures=(Interval(10.00049, 20.5), Interval(0.1 + 0.2, 1e-7)),
+        measures=measures,
         data={"a": (1, 2)},
     )
-    text = "clearance|R1|gas:G-1,water:W-2|" + json.dumps([[10.0, 20.5], [round(0.1 + 0.2, 3), 0.0]])
-    expected = "clearance:R1:" + hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _digest_key(kind: str, works: str, measures: list[list[float]]) -> str:
+    """The key as older versions wrote it: the digest of the text json.dumps gives for the measures."""
+    text = f"{kind}|R1|{works}|" + json.dumps(measures)
+    return f"{kind}:R1:" + hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def test_finding_key_is_the_digest_of_kind_road_works_and_measures() -> None:
+    """Keys written by older versions stay valid: the digest of the text json.dumps gave for the measures."""
+    finding = _finding_for_key(
+        FindingKind.CLEARANCE, ("water:W-2", "gas:G-1"), (Interval(10.00049, 20.5), Interval(0.1 + 0.2, 1e-7))
+    )
+    expected = _digest_key("clearance", "gas:G-1,water:W-2", [[10.0, 20.5], [round(0.1 + 0.2, 3), 0.0]])
     assert finding_key(finding) == expected
     assert finding_values(finding)["key"] == expected
     assert finding_values(finding)["data"] == {"a": [1, 2]}
@@ -275,26 +284,9 @@ def test_finding_key_is_the_digest_of_kind_road_works_and_measures() -> None:
 )
 def test_finding_key_digests_the_measures_as_json_dumps_writes_them(pairs: list[tuple[float, float]]) -> None:
     """The key's text of the measures (orjson's, with spaces after commas) is json.dumps's, whatever the floats."""
-    import hashlib
-    import json
-
-    from api.services.convert import finding_key
-    from onetrench.domain import Finding, FindingKind, Interval, Severity
-
-    finding = Finding(
-        kind=FindingKind.SAME_ROAD_SAME_PERIOD,
-        severity=Severity.INFO,
-        work_ids=("b", "a"),
-        zh="z",
-        en="e",
-        fix_zh="",
-        fix_en="",
-        road_id="R",
-        measures=tuple(Interval(a, b) for a, b in pairs),
-        data={},
-    )
-    text = "same_road_same_period|R|a,b|" + json.dumps([[round(a, 3), round(b, 3)] for a, b in pairs])
-    assert finding_key(finding) == "same_road_same_period:R:" + hashlib.sha256(text.encode()).hexdigest()[:24]
+    finding = _finding_for_key(FindingKind.SAME_ROAD_SAME_PERIOD, ("b", "a"), tuple(Interval(a, b) for a, b in pairs))
+    expected = _digest_key("same_road_same_period", "a,b", [[round(a, 3), round(b, 3)] for a, b in pairs])
+    assert finding_key(finding) == expected
 
 
 def test_geojson_many_equals_geojson_one_by_one() -> None:
