@@ -48,7 +48,7 @@ from onetrench.gcpause import without_cyclic_gc
 from onetrench.settings import BlackoutPeriod, RuleThresholds, Settings
 from scheduling._geom import road_substring, road_substrings
 from scheduling.clearance_table import Confidence, max_clearance_m, required_clearance_m
-from scheduling.windows import Calendar, JointWindow, NoWindow, bounds_no_window, joint_window
+from scheduling.windows import Calendar, JointWindow, NoWindow, bounds_no_window, joint_window, same_period
 
 __all__ = ["add_years", "evaluate", "part_items", "station", "validate_inputs"]
 
@@ -292,13 +292,12 @@ class _Ctx:
 class _WorkFacts:
     """One work as the findings use it: its labels, its planned dates and bounds as day numbers, its half width.
 
-    ``start``/``end`` and ``first``/``last`` are the planned dates and the flexible bounds
-    (:attr:`Work.window_start`, :attr:`Work.window_end`) as ordinals; ``fits``: the planned
-    duration fits in the bounds; ``fixed``: the work gave no flexible bounds.
+    ``first``/``last`` are its flexible bounds (:attr:`Work.window_start`, :attr:`Work.window_end`)
+    as ordinals, with their ISO texts; ``fits``: the planned duration fits in the bounds;
+    ``fixed``: the work gave no flexible bounds.
     """
 
     __slots__ = (
-        "end",
         "first",
         "first_iso",
         "fits",
@@ -310,7 +309,6 @@ class _WorkFacts:
         "last_iso",
         "plan_en",
         "plan_zh",
-        "start",
     )
 
     def __init__(self, w: Work) -> None:
@@ -322,14 +320,12 @@ class _WorkFacts:
         self.plan_zh = f"{self.label_zh}计划 {dates}"
         self.plan_en = f"{self.label_en} plans {dates}"
         self.half_width_m = _half_width_m(w)
-        self.start, self.end = w.start.toordinal(), w.end.toordinal()
+        start, end = w.start.toordinal(), w.end.toordinal()
         first, last = w.earliest_start, w.latest_end
         self.fixed = first is None and last is None
-        self.first, self.first_iso = (
-            (self.start, start_iso) if first is None else (first.toordinal(), first.isoformat())
-        )
-        self.last, self.last_iso = (self.end, end_iso) if last is None else (last.toordinal(), last.isoformat())
-        self.fits = self.last - self.first >= self.end - self.start
+        self.first, self.first_iso = (start, start_iso) if first is None else (first.toordinal(), first.isoformat())
+        self.last, self.last_iso = (end, end_iso) if last is None else (last.toordinal(), last.isoformat())
+        self.fits = self.last - self.first >= end - start
 
 
 def _half_width_m(w: Work) -> float:
@@ -501,7 +497,7 @@ def _same_road(ctx: _Ctx, shared: Sequence[SharedStretch]) -> None:
         ta, tb = ctx.facts(a), ctx.facts(b)
         where = _stations(sh.intervals)
         rounded_m = round(shared_m, 3)
-        if max(ta.start, tb.start) - min(ta.end, tb.end) <= on.period_gap_days:  # windows.same_period
+        if same_period(a.start, a.end, b.start, b.end, gap_days=on.period_gap_days):
             ctx.road_findings.add(
                 FindingKind.SAME_ROAD_SAME_PERIOD,
                 Severity.INFO,
